@@ -1,0 +1,1 @@
+"""Numeric side: an independent NumPy backprop, finite differences and verification."""

@@ -1,0 +1,160 @@
+"""The network a user describes: sizes, activations, cost, biases, convention, batch size.
+
+Layers are numbered as in seed 000 and Ng's course: layer 1 is the input (a(1) = X), layer L the
+output, and W(l) carries layer l into layer l + 1, so z(l+1) = a(l) W(l) in row form and
+z(l+1) = W(l) a(l) in column form. Nielsen numbers the same weights W^{l+1}; only the label moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax", "f")
+COSTS = ("half_sse", "mse", "binary_cross_entropy", "categorical_cross_entropy")
+COST_ALIASES = {"sse": "half_sse", "bce": "binary_cross_entropy", "cce": "categorical_cross_entropy",
+                "cross_entropy": "categorical_cross_entropy"}
+REDUCTIONS = ("sum", "mean")
+BIAS_MODES = ("none", "vector", "unit")
+CONVENTIONS = ("row", "column")
+
+# Which output activations each cost accepts: a log needs the output inside (0, 1); the generic f
+# is accepted everywhere because a derivation for an unspecified f claims nothing about its range.
+_COST_OUTPUTS = {
+    "half_sse": ("sigmoid", "tanh", "relu", "identity", "f"),
+    "mse": ("sigmoid", "tanh", "relu", "identity", "f"),
+    "binary_cross_entropy": ("sigmoid", "f"),
+    "categorical_cross_entropy": ("softmax", "sigmoid", "f"),
+}
+
+
+class SpecError(ValueError):
+    """A network description that the tool cannot build; the message says what is accepted."""
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A fully connected network and its cost.
+
+    Args:
+        sizes: units per layer, input first: (2, 3, 1) is seed 000's XOR net.
+        activations: one per non-input layer, hidden layers first, output last.
+        cost: one of COSTS; the per-example loss.
+        reduction: "sum" or "mean" of the per-example losses over the m examples.
+        bias: "none" (seed 000), "vector" (z = a W + b), or "unit" (Ng's bias unit folded into W
+            as its first row in row form, its first column in column form).
+        convention: "row" (examples in rows, z(l+1) = a(l) W(l)) or "column" (examples in
+            columns, z(l+1) = W(l) a(l) + b(l)).
+        m: the number of examples in the batch.
+        l2: the L2 regularization strength lambda (0 means none); the term is
+            lambda/2 * sum of non-bias weights squared, divided by m when reduction is "mean"
+            (Ng's lambda/(2m) sum theta^2).
+
+    >>> NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid")).layer_count
+    3
+    """
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    cost: str = "half_sse"
+    reduction: str = "sum"
+    bias: str = "none"
+    convention: str = "row"
+    m: int = 4
+    l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", tuple(self.sizes))
+        object.__setattr__(self, "activations", tuple(self.activations))
+        object.__setattr__(self, "cost", COST_ALIASES.get(self.cost, self.cost))
+        _validate(self)
+
+    @property
+    def layer_count(self) -> int:
+        """L, the number of layers including the input layer."""
+        return len(self.sizes)
+
+    @property
+    def output_activation(self) -> str:
+        return self.activations[-1]
+
+    def activation(self, layer: int) -> str:
+        """The activation of layer `layer` (2..L)."""
+        return self.activations[layer - 2]
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe description, e.g. "2-3-1"."""
+        return "-".join(str(size) for size in self.sizes)
+
+    @property
+    def parameter_count(self) -> int:
+        count = 0
+        for fan_in, fan_out in zip(self.sizes, self.sizes[1:]):
+            count += fan_in * fan_out + (fan_out if self.bias != "none" else 0)
+        return count
+
+
+def _one_of(kind: str, value: object, accepted: tuple[str, ...]) -> None:
+    if value not in accepted:
+        raise SpecError(f"unknown {kind} {value!r}; accepted: {', '.join(accepted)}")
+
+
+def _validate(spec: NetworkSpec) -> None:
+    if len(spec.sizes) < 2:
+        raise SpecError(f"a network needs at least an input and an output layer, got sizes {spec.sizes}")
+    for size in spec.sizes:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise SpecError(f"layer sizes must be integers of at least 1, got {size!r}")
+    if len(spec.activations) != len(spec.sizes) - 1:
+        raise SpecError(
+            f"{len(spec.sizes) - 1} activations are needed (one per non-input layer), "
+            f"got {len(spec.activations)}")
+    for name in spec.activations:
+        _one_of("activation", name, ACTIVATIONS)
+    for position, name in enumerate(spec.activations[:-1], start=2):
+        if name == "softmax":
+            raise SpecError(f"softmax is accepted on the output layer only, not on hidden layer {position}")
+    _one_of("cost", spec.cost, COSTS)
+    _one_of("reduction", spec.reduction, REDUCTIONS)
+    _one_of("bias mode", spec.bias, BIAS_MODES)
+    _one_of("convention", spec.convention, CONVENTIONS)
+    if spec.output_activation not in _COST_OUTPUTS[spec.cost]:
+        raise SpecError(
+            f"cost {spec.cost} does not fit a {spec.output_activation} output; "
+            f"it accepts outputs: {', '.join(_COST_OUTPUTS[spec.cost])}")
+    if spec.output_activation == "softmax" and spec.cost != "categorical_cross_entropy":
+        raise SpecError("a softmax output is accepted with categorical_cross_entropy only")
+    if not isinstance(spec.m, int) or isinstance(spec.m, bool) or spec.m < 1:
+        raise SpecError(f"m, the number of examples, must be an integer of at least 1, got {spec.m!r}")
+    if not isinstance(spec.l2, (int, float)) or isinstance(spec.l2, bool) or not spec.l2 >= 0 \
+            or spec.l2 == float("inf"):
+        raise SpecError(f"l2 must be a finite number of at least 0, got {spec.l2!r}")
+
+
+def parse_spec(text: str, activation: str = "sigmoid", output_activation: str | None = None,
+               **options) -> NetworkSpec:
+    """Builds a spec from "2-3-1": one activation for the hidden layers, another for the output.
+
+    Args:
+        text: layer sizes joined by "-", input first.
+        activation: the hidden layers' activation (and the output's unless given).
+        output_activation: the output layer's activation.
+        **options: the other NetworkSpec fields.
+
+    Raises:
+        SpecError: the text is not sizes joined by "-", or the spec is invalid.
+
+    >>> parse_spec("2-3-1").sizes
+    (2, 3, 1)
+    """
+    parts = text.strip().split("-")
+    if not all(part.strip().isdigit() for part in parts):
+        raise SpecError(f"layer sizes must look like 2-3-1 (integers joined by '-'), got {text!r}")
+    sizes = tuple(int(part) for part in parts)
+    hidden = len(sizes) - 2
+    output = output_activation or activation
+    return NetworkSpec(sizes, (activation,) * max(hidden, 0) + (output,), **options)
+
+
+XOR_SPEC = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), cost="half_sse", reduction="sum",
+                       bias="none", convention="row", m=4)
