@@ -1,0 +1,200 @@
+"""`backprop graph`: the chain rule on an expression, or a network's matrix graph, with pictures."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from derive.circuit import Circuit, build_circuit, check_gradients, run_circuit
+from derive.circuit_render import (circuit_graph, latex_steps, markdown_steps, render_graph,
+                                   step_table)
+from derive.cli_spec import add_spec_options, spec_from_args
+from derive.network_graph import (network_graph, network_latex, network_markdown,
+                                  network_picture, network_text)
+
+FORMATS = ("svg", "png", "tex", "md")
+EXIT_OK = 0
+EXIT_FAILED_CHECK = 1  # the same codes as derive/cli.py
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+
+
+class GraphUsageError(ValueError):
+    """Options of `backprop graph` that do not fit together or do not parse."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `graph` subcommand."""
+    parser = subparsers.add_parser(
+        "graph", help="the chain rule on an expression as a circuit, step by step, with a picture",
+        description="Backprop through a scalar expression gate by gate (cs231n's circuits), "
+                    "checked against SymPy's diff and central differences; or, with --network, "
+                    "a network's matrix operations with shapes and deltas.")
+    parser.add_argument("expression", nargs="?",
+                        help='e.g. "(x + y) * z"; +, -, *, /, **, exp, log, sin, cos, tanh, '
+                             "sigmoid, max, relu, abs and numbers")
+    parser.add_argument("--at", metavar="NAME=VALUE,...",
+                        help="the point: a value for every name, e.g. x=-2,y=5,z=-4")
+    parser.add_argument("--split-sigmoid", action="store_true",
+                        help="draw sigmoid as *-1, exp, +1, 1/x instead of one gate")
+    parser.add_argument("--network", action="store_true",
+                        help="draw a network's matrix graph instead (see the network options)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write files into DIR (created if missing; default: none written)")
+    parser.add_argument("--name", help="base name of the files (default circuit, or "
+                                       "network-SIZES)")
+    parser.add_argument("--formats", help=f"comma-separated, from {','.join(FORMATS)} "
+                                          "(default all; giving it alone writes into .)")
+    add_spec_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs `backprop graph`; everything is validated and rendered before any file is written.
+
+    Returns:
+        0, or 1 when a gradient check disagrees.
+
+    Raises:
+        ValueError: bad input of any kind (the CLI prints it as one line).
+        OSError: a file cannot be written, or Graphviz is missing.
+    """
+    formats = parse_formats(args.formats) if args.formats is not None else FORMATS
+    out = _out_folder(args)
+    if args.network:
+        for given, flag in ((args.expression, "an expression"), (args.at, "--at"),
+                            (args.split_sigmoid, "--split-sigmoid")):
+            if given:
+                raise GraphUsageError(f"{flag} does not go with --network; give either an "
+                                      "expression with --at, or --network with network options")
+        graph = network_graph(spec_from_args(args))
+        name = check_file_name(args.name or f"network-{graph.spec.slug}")
+        renderers = {"svg": lambda: network_picture(graph, "svg"),
+                     "png": lambda: network_picture(graph, "png"),
+                     "tex": lambda: network_latex(graph).encode(),
+                     "md": lambda: network_markdown(graph).encode()}
+        report, code = network_text(graph), EXIT_OK
+    else:
+        if not args.expression:
+            raise GraphUsageError('give an expression, e.g. backprop graph "(x + y) * z" '
+                                  "--at x=-2,y=5,z=-4, or --network")
+        name = check_file_name(args.name or "circuit")
+        circuit = build_circuit(args.expression, split_sigmoid=args.split_sigmoid)
+        if args.at is None:
+            raise GraphUsageError(f"--at is needed: a value for every name, e.g. --at "
+                                  f"{','.join(f'{n}=1' for n in circuit.names)}")
+        circuit_run = run_circuit(circuit, parse_point(args.at, circuit))
+        check = check_gradients(circuit_run)
+        renderers = {"svg": lambda: render_graph(circuit_graph(circuit_run), "svg"),
+                     "png": lambda: render_graph(circuit_graph(circuit_run), "png"),
+                     "tex": lambda: latex_steps(circuit_run, check).encode(),
+                     "md": lambda: markdown_steps(circuit_run, check).encode()}
+        report = step_table(circuit_run, check)
+        code = EXIT_OK if check.passed else EXIT_FAILED_CHECK
+    written = _write_all(out, name, formats, renderers) if out is not None else []
+    sys.stdout.write(report)
+    for path in written:
+        print(f"wrote {path}")
+    return code
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """The formats of --formats "svg,png"; refuses unknown and empty entries."""
+    formats = tuple(part.strip().lower() for part in text.split(","))
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise GraphUsageError(f"unknown format {fmt!r} in --formats; accepted: "
+                                  f"{', '.join(FORMATS)}, comma-separated")
+    return tuple(dict.fromkeys(formats))
+
+
+def parse_point(text: str, circuit: Circuit) -> dict[str, float]:
+    """Parses --at "x=-2,y=5" into a value for every name of the circuit, and no other.
+
+    >>> parse_point("x=-2, y=5", build_circuit("x * y"))
+    {'x': -2.0, 'y': 5.0}
+    """
+    names = ", ".join(circuit.names)
+    point: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise GraphUsageError(f"--at expects NAME=VALUE pairs separated by commas, e.g. "
+                                  f"x=-2,y=5; got {part.strip()!r}")
+        if name in point:
+            raise GraphUsageError(f"--at gives {name} twice")
+        try:
+            number = float(value)
+        except ValueError:
+            raise GraphUsageError(f"--at: the value of {name} must be a number, got "
+                                  f"{value!r}") from None
+        if not math.isfinite(number):
+            raise GraphUsageError(f"--at: the value of {name} must be finite, got {value!r}")
+        point[name] = number
+    extra = [name for name in point if name not in circuit.names]
+    if extra:
+        raise GraphUsageError(f"--at gives {', '.join(extra)}, not in the expression; its names "
+                              f"are {names}")
+    missing = [name for name in circuit.names if name not in point]
+    if missing:
+        raise GraphUsageError(f"--at has no value for {', '.join(missing)}; the expression's "
+                              f"names are {names}")
+    return point
+
+
+def check_file_name(name: str) -> str:
+    """A base file name: letters, digits, '.', '_', '-', starting with a letter or digit."""
+    if not _FILE_NAME.match(name):
+        raise GraphUsageError(f"--name {name!r} is not accepted: use up to 100 letters, digits, "
+                              "'.', '_' or '-', starting with a letter or digit")
+    return name
+
+
+def _out_folder(args: argparse.Namespace) -> Path | None:
+    if args.out is None:
+        return Path(".") if args.formats is not None else None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise GraphUsageError(f"--out {args.out!r} exists and is not a folder")
+    return out
+
+
+def _write_all(out: Path, name: str, formats: tuple[str, ...],
+               renderers: dict[str, Callable[[], bytes]]) -> list[Path]:
+    # Render everything first: a Graphviz failure then leaves no file behind.
+    contents = {fmt: renderers[fmt]() for fmt in formats}
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt, data in contents.items():
+        path = out / f"{name}.{fmt}"
+        write_atomically(path, data)
+        written.append(path)
+    return written
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Writes to a temporary file beside `path`, then renames it: never a half-written file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask

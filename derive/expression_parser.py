@@ -1,0 +1,463 @@
+"""A safe formula parser: Python's `ast` with a whitelist of node types, mapped to SymPy.
+
+The user's text is only ever handed to `ast.parse`, which builds a syntax tree and runs nothing.
+Every tree node is then checked against a whitelist and turned into a `FormulaNode`, a small
+frozen tree that keeps the formula as written (`x - y` stays a subtraction, `x + x` keeps both
+uses), which the circuit view needs and SymPy's canonical form would lose. `to_sympy` maps that
+tree onto SymPy constructors from tables the caller chooses, so the same parser serves scalar
+expressions (issue 5) and NumPy-like matrix formulas such as `delta3 @ W2.T * fp(z2)` (issue 6).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping
+
+import sympy as sp
+
+# Size limits: a formula a person types is a line or two; these keep a hostile one from making
+# SymPy or the parser do unbounded work. Python's own parser refuses nesting past 200 levels.
+MAX_LENGTH = 500
+MAX_NODES = 300
+# Levels of nesting SymPy cannot flatten (calls, powers, a product inside a sum, ...): its diff
+# recurses about 30 Python frames per nested sigmoid and, under a test runner, ran out of the
+# 1000-frame limit at 32 nested sigmoids; 20 works with 250 frames to spare. A chain a + b - c
+# counts once.
+MAX_DEPTH = 20
+# |n| in `base ** n` when n is a constant: far above any exponent a network formula uses, and far
+# below what makes an exact power or a symbolic expansion slow.
+MAX_EXPONENT = 100
+# The largest constant, in bits, that folding constants may produce (2**1024 already overflows a
+# float; 4096 bits is about 1233 decimal digits and still instant to compute).
+MAX_CONSTANT_BITS = 4096
+
+
+class FormulaError(ValueError):
+    """A formula the parser refuses; the message says what was wrong and what is accepted."""
+
+
+@dataclass(frozen=True)
+class FormulaNode:
+    """One node of a parsed formula, as written.
+
+    Args:
+        kind: "number", "name", "operator" or "call".
+        head: the number's text, the name, the operator ("add", "sub", "mul", "div", "pow",
+            "neg", "matmul", "transpose") or the function's name.
+        args: the operands or call arguments, left to right.
+        value: the exact value of a number.
+        text: the source of this sub-formula, re-printed by `ast.unparse`.
+    """
+
+    kind: str
+    head: str
+    args: tuple["FormulaNode", ...] = ()
+    value: Fraction | None = None
+    text: str = ""
+
+    def names(self) -> tuple[str, ...]:
+        """The names used, in order of first appearance."""
+        found: dict[str, None] = {}
+        for node in self.walk():
+            if node.kind == "name":
+                found.setdefault(node.head, None)
+        return tuple(found)
+
+    def walk(self) -> Iterable["FormulaNode"]:
+        """This node and every node below it, operands before the node that uses them."""
+        for arg in self.args:
+            yield from arg.walk()
+        yield self
+
+
+def _sigmoid(a: sp.Expr) -> sp.Expr:
+    # Written with exp so that SymPy differentiates exp itself: an oracle that does not know
+    # sigma' = sigma (1 - sigma) cannot share a mistake in it.
+    return 1 / (1 + sp.exp(-a))
+
+
+# name -> SymPy constructor. Each is a plain function so that its signature states the arity.
+SCALAR_FUNCTIONS: Mapping[str, Callable[..., sp.Expr]] = MappingProxyType({
+    "exp": lambda a: sp.exp(a),
+    "log": lambda a: sp.log(a),
+    "sin": lambda a: sp.sin(a),
+    "cos": lambda a: sp.cos(a),
+    "tanh": lambda a: sp.tanh(a),
+    "sigmoid": _sigmoid,
+    "relu": lambda a: sp.Max(0, a),
+    "abs": lambda a: sp.Abs(a),
+    "max": lambda first, second, *rest: sp.Max(first, second, *rest),
+})
+
+# operator -> SymPy constructor; "*" is the ordinary product here. A NumPy-like matrix grammar
+# swaps in MATRIX_OPERATORS, where "*" is the entrywise (Hadamard) product, as it is in NumPy.
+SCALAR_OPERATORS: Mapping[str, Callable[..., sp.Expr]] = MappingProxyType({
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a ** b,
+    "neg": lambda a: -a,
+    "matmul": lambda a, b: a @ b,
+    "transpose": lambda a: a.T,
+})
+MATRIX_OPERATORS: Mapping[str, Callable[..., sp.Expr]] = MappingProxyType({
+    **SCALAR_OPERATORS,
+    "mul": lambda a, b: sp.hadamard_product(a, b),
+})
+
+_BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+           ast.MatMult: "matmul"}
+_OPERATOR_SIGNS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+                   ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<",
+                   ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+                   ast.Invert: "~", ast.Not: "not"}
+# What each refused construct is called in a message.
+_REFUSED = {
+    ast.Attribute: "attribute access (.name)", ast.Subscript: "subscripts (a[i])",
+    ast.Lambda: "lambda expressions", ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions", ast.Compare: "comparisons", ast.BoolOp: "and/or",
+    ast.IfExp: "conditional expressions (a if c else b)", ast.Starred: "starred arguments (*a)",
+    ast.NamedExpr: "assignment expressions (:=)", ast.JoinedStr: "f-strings",
+    ast.List: "lists", ast.Tuple: "tuples", ast.Set: "sets", ast.Dict: "dicts",
+    ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "slices",
+}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What a formula may contain.
+
+    Args:
+        names: the names accepted, or None to accept any plain name (letters, digits and "_",
+            starting with a letter) that is not a function's name.
+        functions: function name -> constructor; its signature decides how many arguments a
+            call may pass.
+        matmul: whether `a @ b` is accepted.
+        transpose: whether `a.T` is accepted (the only attribute ever accepted).
+        max_length: the longest text accepted, in characters.
+        max_nodes: the most syntax-tree nodes accepted.
+        max_depth: the deepest nesting accepted (see MAX_DEPTH).
+    """
+
+    names: frozenset[str] | None = None
+    functions: Mapping[str, Callable[..., sp.Expr]] = field(
+        default_factory=lambda: SCALAR_FUNCTIONS)
+    matmul: bool = False
+    transpose: bool = False
+    max_length: int = MAX_LENGTH
+    max_nodes: int = MAX_NODES
+    max_depth: int = MAX_DEPTH
+
+    def accepted(self) -> str:
+        """One line saying what this grammar accepts, for error messages."""
+        operators = "+ - * / **" + (" @" if self.matmul else "") + (" .T" if self.transpose else "")
+        names = "any name" if self.names is None else "names " + ", ".join(sorted(self.names))
+        return (f"accepted: numbers, {names}, {operators}, unary -, parentheses and calls to "
+                f"{', '.join(self.functions)}")
+
+
+def parse_tree(text: str, grammar: Grammar = Grammar()) -> FormulaNode:
+    """Parses `text` into a checked FormulaNode tree without running any of it.
+
+    Args:
+        text: the formula, e.g. "(x + y) * z".
+        grammar: what the formula may contain.
+
+    Returns:
+        The formula as written.
+
+    Raises:
+        FormulaError: the text is too long or too big, is not an expression, or uses anything
+            outside the grammar.
+
+    >>> parse_tree("(x + y) * z").head
+    'mul'
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be text, got {type(text).__name__}")
+    if len(text) > grammar.max_length:
+        raise FormulaError(
+            f"the formula is {len(text)} characters long; the limit is {grammar.max_length}")
+    if not text.strip():
+        raise FormulaError(f"the formula is empty; {grammar.accepted()}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as error:
+        raise FormulaError(f"not a valid expression ({error.msg}); {grammar.accepted()}") from None
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes, deep nesting
+        raise FormulaError(f"not a valid expression ({error}); {grammar.accepted()}") from None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > grammar.max_nodes:
+        raise FormulaError(
+            f"the formula has {count} syntax nodes; the limit is {grammar.max_nodes}")
+    depth = _nesting(tree.body)
+    if depth > grammar.max_depth:
+        raise FormulaError(
+            f"the formula nests {depth} levels deep; the limit is {grammar.max_depth}")
+    node = _Converter(grammar).convert(tree.body)
+    _check_constants(node)
+    return node
+
+
+def to_sympy(node: FormulaNode, symbols: Mapping[str, sp.Basic] | None = None,
+             functions: Mapping[str, Callable[..., sp.Expr]] = SCALAR_FUNCTIONS,
+             operators: Mapping[str, Callable[..., sp.Expr]] = SCALAR_OPERATORS) -> sp.Basic:
+    """Builds the SymPy object of a parsed formula from constructor tables.
+
+    Args:
+        node: a tree from `parse_tree`.
+        symbols: name -> SymPy object; a name missing here becomes a real Symbol.
+        functions: function name -> constructor.
+        operators: operator name -> constructor.
+
+    Returns:
+        The SymPy expression (or matrix expression, with matrix symbols and MATRIX_OPERATORS).
+
+    Raises:
+        FormulaError: a constructor refused its operands (e.g. shapes that do not fit).
+    """
+    symbols = dict(symbols or {})
+    for name in node.names():
+        symbols.setdefault(name, sp.Symbol(name, real=True))
+
+    def build(current: FormulaNode) -> sp.Basic:
+        if current.kind == "number":
+            return sp.Rational(current.value.numerator, current.value.denominator)
+        if current.kind == "name":
+            return symbols[current.head]
+        args = [build(arg) for arg in current.args]
+        table = functions if current.kind == "call" else operators
+        try:
+            return table[current.head](*args)
+        except (TypeError, ValueError, ArithmeticError) as error:
+            raise FormulaError(f"cannot build {current.text!r}: {error}") from None
+
+    return build(node)
+
+
+def parse_formula(text: str, *, names: Iterable[str] | Mapping[str, sp.Basic] | None = None,
+                  functions: Mapping[str, Callable[..., sp.Expr]] = SCALAR_FUNCTIONS,
+                  operators: Mapping[str, Callable[..., sp.Expr]] = SCALAR_OPERATORS,
+                  allow_matmul: bool = False, allow_transpose: bool = False,
+                  max_length: int = MAX_LENGTH, max_nodes: int = MAX_NODES,
+                  max_depth: int = MAX_DEPTH) -> sp.Basic:
+    """Parses a formula the user typed into a SymPy expression, safely.
+
+    Args:
+        text: the formula.
+        names: the names accepted (None: any plain name, as a real Symbol); a mapping also says
+            which SymPy object each name stands for, e.g. a MatrixSymbol.
+        functions: the functions accepted, name -> SymPy constructor.
+        operators: operator name -> SymPy constructor (MATRIX_OPERATORS for NumPy's `*`).
+        allow_matmul: accept `a @ b`.
+        allow_transpose: accept `a.T`.
+        max_length: the longest text accepted.
+        max_nodes: the most syntax-tree nodes accepted.
+        max_depth: the deepest nesting accepted.
+
+    Returns:
+        The SymPy expression.
+
+    Raises:
+        FormulaError: anything outside the whitelist, or past a size limit.
+
+    >>> parse_formula("(x + y) * z")
+    z*(x + y)
+    """
+    symbols = dict(names) if isinstance(names, Mapping) else None
+    allowed = None if names is None else frozenset(names)
+    grammar = Grammar(allowed, functions, allow_matmul, allow_transpose, max_length, max_nodes,
+                      max_depth)
+    return to_sympy(parse_tree(text, grammar), symbols, functions, operators)
+
+
+class _Converter:
+    """Turns whitelisted `ast` nodes into FormulaNodes; anything else is refused by name."""
+
+    def __init__(self, grammar: Grammar) -> None:
+        self.grammar = grammar
+
+    def refuse(self, node: ast.AST, what: str) -> FormulaError:
+        where = f" (column {node.col_offset + 1})" if hasattr(node, "col_offset") else ""
+        return FormulaError(f"{what} not accepted{where}; {self.grammar.accepted()}")
+
+    def convert(self, node: ast.AST) -> FormulaNode:
+        text = ast.unparse(node)
+        if isinstance(node, ast.Constant):
+            return self.number(node, text)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node, text)
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node, text)
+        if isinstance(node, ast.Call):
+            return self.call(node, text)
+        if isinstance(node, ast.Attribute) and node.attr == "T" and self.grammar.transpose:
+            return FormulaNode("operator", "transpose", (self.convert(node.value),), text=text)
+        what = _REFUSED.get(type(node), f"the construct {type(node).__name__}")
+        if isinstance(node, ast.Attribute):
+            what = f"attribute access (.{node.attr})"
+        raise self.refuse(node, what)
+
+    def number(self, node: ast.Constant, text: str) -> FormulaNode:
+        value = node.value
+        if isinstance(value, bool) or value is None or value is Ellipsis:
+            raise self.refuse(node, f"the constant {value!r}")
+        if isinstance(value, (str, bytes)):
+            raise self.refuse(node, "strings")
+        if isinstance(value, complex):
+            raise self.refuse(node, "complex numbers")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FormulaError("a number too large for a float (it reads as infinity); "
+                               "write finite numbers")
+        # repr is the shortest text that reads back as the same float, so 0.1 becomes 1/10,
+        # the number the user wrote, not the binary fraction nearest to it.
+        exact = Fraction(value) if isinstance(value, int) else Fraction(repr(value))
+        _check_size(exact, text)
+        return FormulaNode("number", text, value=exact, text=text)
+
+    def name(self, node: ast.Name) -> FormulaNode:
+        name = node.id
+        if name in self.grammar.functions:
+            raise FormulaError(f"{name} is a function; call it as {name}(...); "
+                               f"{self.grammar.accepted()}")
+        if self.grammar.names is None:
+            if not _NAME.match(name):
+                raise FormulaError(
+                    f"the name {name!r} is not accepted: names start with a letter and use "
+                    f"letters, digits and '_'")
+        elif name not in self.grammar.names:
+            raise FormulaError(f"unknown name {name!r}; {self.grammar.accepted()}")
+        return FormulaNode("name", name, text=name)
+
+    def binary(self, node: ast.BinOp, text: str) -> FormulaNode:
+        operator = _BINARY.get(type(node.op))
+        if operator is None or (operator == "matmul" and not self.grammar.matmul):
+            raise self.refuse(node, f"the operator '{_OPERATOR_SIGNS.get(type(node.op), '?')}'")
+        args = (self.convert(node.left), self.convert(node.right))
+        return FormulaNode("operator", operator, args, text=text)
+
+    def unary(self, node: ast.UnaryOp, text: str) -> FormulaNode:
+        operand = self.convert(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        if isinstance(node.op, ast.USub):
+            return FormulaNode("operator", "neg", (operand,), text=text)
+        raise self.refuse(node, f"the operator '{_OPERATOR_SIGNS.get(type(node.op), '?')}'")
+
+    def call(self, node: ast.Call, text: str) -> FormulaNode:
+        if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute):
+                raise self.refuse(node.func, f"attribute access (.{node.func.attr})")
+            raise self.refuse(node, "calling anything but a function's name")
+        name = node.func.id
+        if name not in self.grammar.functions:
+            raise FormulaError(f"unknown function {name!r}; {self.grammar.accepted()}")
+        if node.keywords:
+            raise self.refuse(node, f"keyword arguments in {name}(...)")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.refuse(arg, "starred arguments (*a)")
+        _check_arity(name, self.grammar.functions[name], len(node.args))
+        args = tuple(self.convert(arg) for arg in node.args)
+        return FormulaNode("call", name, args, text=text)
+
+
+# Operators SymPy flattens into one Add or one Mul, so a chain of them is one level.
+_FAMILY = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
+
+
+def _nesting(node: ast.AST) -> int:
+    """How deep `node` nests, a chain of one family of operators (a + b - c) counting once."""
+    family = _FAMILY.get(type(node.op)) if isinstance(node, ast.BinOp) else None
+    deepest = 0
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, ast.expr):
+            continue  # operator and context tokens
+        same = family is not None and isinstance(child, ast.BinOp) and \
+            _FAMILY.get(type(child.op)) == family
+        deepest = max(deepest, _nesting(child) + (0 if same else 1))
+    return deepest
+
+
+def _check_arity(name: str, constructor: Callable, count: int) -> None:
+    try:
+        signature = inspect.signature(constructor)
+    except (TypeError, ValueError):  # a builtin without a signature: its constructor decides
+        return
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        raise FormulaError(
+            f"{name} cannot take {count} argument{'s' if count != 1 else ''}; it takes "
+            f"{_arity_text(signature)}") from None
+
+
+def _arity_text(signature: inspect.Signature) -> str:
+    kinds = [parameter.kind for parameter in signature.parameters.values()]
+    fixed = sum(kind == inspect.Parameter.POSITIONAL_OR_KEYWORD for kind in kinds)
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return f"{fixed} or more"
+    return str(fixed)
+
+
+def _check_size(value: Fraction, text: str) -> None:
+    bits = max(value.numerator.bit_length(), value.denominator.bit_length())
+    if bits > MAX_CONSTANT_BITS:
+        raise FormulaError(f"the constant {text[:40]} is too large (over {MAX_CONSTANT_BITS} bits)")
+
+
+def _check_constants(root: FormulaNode) -> None:
+    """Refuses huge exponents and constant division by zero, folding constants exactly."""
+    values: dict[int, Fraction | None] = {}
+    for node in root.walk():
+        values[id(node)] = _fold(node, [values[id(arg)] for arg in node.args])
+
+
+def _fold(node: FormulaNode, args: list[Fraction | None]) -> Fraction | None:
+    """The exact rational value of a constant sub-formula, or None when unknown or not rational."""
+    if node.kind == "number":
+        return node.value
+    if node.head == "pow" and args[1] is not None and abs(args[1]) > MAX_EXPONENT:
+        raise FormulaError(f"the exponent in {node.text[:60]} is {_short(args[1])}; "
+                           f"exponents are limited to -{MAX_EXPONENT}..{MAX_EXPONENT}")
+    # A divisor that folds to 0 is refused even beside a name: x / (1 - 1) is x * zoo to SymPy.
+    if (node.head == "div" and args[1] == 0) or (
+            node.head == "pow" and args[0] == 0 and args[1] is not None and args[1] < 0):
+        raise FormulaError(f"division by zero in {node.text[:60]}")
+    if node.kind != "operator" or any(arg is None for arg in args):
+        return None
+    if node.head == "neg":
+        return -args[0]
+    if node.head == "pow":
+        base, exponent = args
+        if exponent.denominator != 1:
+            return None  # e.g. 2 ** (1/2) is not rational: leave it to SymPy, it stays symbolic
+        bits = abs(exponent.numerator) * max(base.numerator.bit_length(),
+                                             base.denominator.bit_length())
+        if bits > MAX_CONSTANT_BITS:
+            raise FormulaError(f"the constant {node.text[:60]} is too large "
+                               f"(over {MAX_CONSTANT_BITS} bits)")
+        return base ** exponent.numerator
+    folded = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+              "div": lambda a, b: a / b}.get(node.head)
+    if folded is None:
+        return None
+    value = folded(*args)
+    _check_size(value, node.text)
+    return value
+
+
+def _short(value: Fraction) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else f"about 10^{len(str(abs(value.numerator))) - 1}"
