@@ -48,7 +48,6 @@ def _indexed(letter: str, layer: int) -> Text:
 Y_HAT = Text("ŷ", r"\hat{y}")
 T = Text("ᵀ", r"^{\top}")
 ODOT = Text(" ⊙ ", r" \odot ")
-SUM = Text("Σ ", r"\sum ")
 
 
 def _delta(layer: int) -> Text:
