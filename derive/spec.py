@@ -124,6 +124,8 @@ def _validate(spec: NetworkSpec) -> None:
             f"it accepts outputs: {', '.join(_COST_OUTPUTS[spec.cost])}")
     if spec.output_activation == "softmax" and spec.cost != "categorical_cross_entropy":
         raise SpecError("a softmax output is accepted with categorical_cross_entropy only")
+    if spec.output_activation == "softmax" and spec.sizes[-1] < 2:
+        raise SpecError("a softmax output needs at least 2 units (with 1 it is the constant 1)")
     if not isinstance(spec.m, int) or isinstance(spec.m, bool) or spec.m < 1:
         raise SpecError(f"m, the number of examples, must be an integer of at least 1, got {spec.m!r}")
     if not isinstance(spec.l2, (int, float)) or isinstance(spec.l2, bool) or not spec.l2 >= 0 \

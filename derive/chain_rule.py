@@ -1,0 +1,113 @@
+"""The chain rule, entry by entry and layer by layer, with z, a and delta kept as symbols.
+
+Row form, layer l (the column form swaps the two indices of every matrix):
+    dJ/da(l)[n, j]  = sum_k delta(l+1)[n, k] * dz(l+1)[n, k]/da(l)[n, j]
+    delta(l)[n, j]  = dJ/da(l)[n, j] * da(l)[n, j]/dz(l)[n, j]
+    dJ/dW(l)[i, k]  = sum_n delta(l+1)[n, k] * dz(l+1)[n, k]/dW(l)[i, k]
+Every local partial is SymPy's diff of the expression it belongs to; the sums run over exactly
+the entries of z(l+1) that contain the symbol, found from the products that build z(l+1).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+
+import sympy as sp
+
+from derive.network import SymbolicNetwork, Term, symbolic_network
+from derive.spec import NetworkSpec
+
+
+@lru_cache(maxsize=64)
+def _dependents(spec: NetworkSpec, layer: int) -> dict[sp.Symbol, tuple[tuple[tuple[int, int], Term], ...]]:
+    """For each symbol, the entries of z(layer) whose products contain it, with those products."""
+    found: dict[sp.Symbol, list] = defaultdict(list)
+    for position, terms in symbolic_network(spec).pre_activation_terms(layer).items():
+        for term in terms:
+            for symbol in term.symbols:
+                found[symbol].append((position, term))
+    return {symbol: tuple(pairs) for symbol, pairs in found.items()}
+
+
+def through_next_layer(network: SymbolicNetwork, layer: int, symbol: sp.Symbol) -> sp.Expr:
+    """dJ/d(symbol) through z(layer): sum over the z(layer) entries q containing it of
+    delta(layer)[q] * dz(layer)[q]/d(symbol)."""
+    delta = network.delta(layer)
+    pairs = _dependents(network.spec, layer).get(symbol, ())
+    return sp.Add(*[delta.entry(*position) * sp.diff(term.expression, symbol) for position, term in pairs])
+
+
+def output_gradient(network: SymbolicNetwork, position: tuple[int, int]) -> sp.Expr:
+    """dJ/dyhat at one output entry: SymPy's diff of the loss of that entry's example.
+
+    The other examples' losses do not contain this output, so their derivative is 0.
+    """
+    example, _ = network.example_unit(position)
+    output = network.output.entry(*position)
+    return sp.diff(network.reduction * network.example_loss(example), output)
+
+
+def activation_derivative(network: SymbolicNetwork, layer: int, position: tuple[int, int]) -> sp.Expr:
+    """da(layer)/dz(layer) at one entry: SymPy's diff of f(z), i.e. f'(z) as an opaque function."""
+    z = network.pre_activation(layer).entry(*position)
+    return sp.diff(network.activation_entry(layer, position), z)
+
+
+def output_delta(network: SymbolicNetwork, position: tuple[int, int]) -> sp.Expr:
+    """delta(L) = dJ/dz(L) at one entry.
+
+    Elementwise f: dJ/dyhat[n, k] * f'(z[n, k]). Softmax couples one example's outputs:
+    sum_j dJ/dyhat[n, j] * dyhat[n, j]/dz[n, k], with the derivative rewritten in yhat.
+    """
+    layer = network.output_layer
+    if network.spec.output_activation != "softmax":
+        return output_gradient(network, position) * activation_derivative(network, layer, position)
+    example, unit = network.example_unit(position)
+    z = network.pre_activation(layer)
+    total = sp.Integer(0)
+    for j in range(network.units(layer)):
+        other = network.position(example, j)
+        total += output_gradient(network, other) * softmax_partial(network, other, z.entry(*position))
+    return sp.expand(total)
+
+
+def softmax_partial(network: SymbolicNetwork, output_position: tuple[int, int], z_symbol: sp.Symbol) -> sp.Expr:
+    """d yhat[output]/d z, by SymPy's diff of exp(z_j)/sum_i exp(z_i), rewritten with yhat."""
+    layer = network.output_layer
+    expression = network.activation_entry(layer, output_position)
+    derivative = sp.diff(expression, z_symbol)
+    example, _ = network.example_unit(output_position)
+    z = network.pre_activation(layer)
+    output = network.output
+    total = sp.Symbol("S_softmax", positive=True)
+    exponentials = [sp.exp(z.entry(*network.position(example, k))) for k in range(network.units(layer))]
+    derivative = derivative.xreplace({sp.Add(*exponentials): total})
+    # subs, not xreplace: SymPy writes exp(z)**2 as exp(2 z), and subs knows they are the same
+    for k, exponential in enumerate(exponentials):
+        derivative = derivative.subs(exponential, output.entry(*network.position(example, k)) * total)
+    return sp.cancel(derivative)
+
+
+def activation_gradient(network: SymbolicNetwork, layer: int, position: tuple[int, int]) -> sp.Expr:
+    """dJ/da(layer) at one entry, through z(layer + 1)."""
+    return through_next_layer(network, layer + 1, network.activation(layer).entry(*position))
+
+
+def hidden_delta(network: SymbolicNetwork, layer: int, position: tuple[int, int],
+                 upstream: sp.Expr) -> sp.Expr:
+    """delta(layer) at one entry: the upstream dJ/da times SymPy's da/dz."""
+    return upstream * activation_derivative(network, layer, position)
+
+
+def parameter_gradient(network: SymbolicNetwork, layer: int, symbol: sp.Symbol) -> sp.Expr:
+    """The data part of dJ/d(parameter) for a weight or bias of W(layer)/b(layer), through z(layer+1)."""
+    return through_next_layer(network, layer + 1, symbol)
+
+
+def regularization_gradient(network: SymbolicNetwork, symbol: sp.Symbol) -> sp.Expr:
+    """The L2 term's part of dJ/d(symbol): SymPy's diff of J's regularization term."""
+    # The squares of the other weights do not contain the symbol, so only its own square counts.
+    if symbol not in network.regularized_symbols:
+        return sp.Integer(0)
+    return sp.diff(network.regularization_factor * symbol ** 2, symbol)

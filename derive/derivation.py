@@ -1,0 +1,303 @@
+"""derive(spec): the delta rule of a network, found from its entrywise chain rule and proved.
+
+Row form (seed 000): delta(L) = dJ/dyhat (.) f'(z(L)); delta(l) = (delta(l+1) W(l)^T) (.) f'(z(l));
+dJ/dW(l) = a(l)^T delta(l+1). Column form: delta(l) = (W(l)^T delta(l+1)) (.) f'(z(l)) and
+dJ/dW(l) = delta(l+1) a(l)^T. None of these is written here: each is the candidate that equals
+the chain rule entry by entry (derive.matrix_form).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derive import chain_rule
+from derive.activations import activation as activation_entry
+from derive.matrix_form import Candidate, MatrixForm, find_matrix_form, product_candidates
+from derive.matrix_ops import EntrywiseMap, apply_entrywise, entry_of, is_zero
+from derive.network import MatrixQuantity, SymbolicNetwork, symbolic_network
+from derive.spec import NetworkSpec
+
+# Up to this many entries a step's chain rule is computed at every entry; above it at a fixed
+# sample (corners, edges, seeded random entries) and the randomized exact proof covers the rest.
+FULL_COMPARISON_LIMIT = 1024
+SAMPLE_SIZE = 48
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the derivation: a quantity, its chain-rule entries and its matrix form."""
+
+    name: str  # "delta2", "dJ_da2", "dJ_dW1", "dJ_db1", "dJ_dyhat"
+    kind: str  # output_gradient, output_delta, activation_gradient, hidden_delta, weight_gradient,
+    #            bias_gradient
+    layer: int
+    shape: tuple[int, int]
+    entries: tuple[tuple[tuple[int, int], sp.Expr], ...]
+    form: MatrixForm
+    note: str = ""
+
+    @property
+    def formula(self) -> sp.MatrixExpr:
+        return self.form.expression
+
+    @property
+    def entry_map(self) -> dict[tuple[int, int], sp.Expr]:
+        return dict(self.entries)
+
+    @property
+    def rejected(self) -> tuple[Candidate, ...]:
+        return self.form.rejected
+
+
+@dataclass(frozen=True)
+class SimplifiedDelta:
+    """The output delta after f' is written in yhat (sigma' = yhat (1 - yhat)) and simplified."""
+
+    formula: sp.MatrixExpr
+    condition: str  # an assumption the simplification uses, e.g. "sum_k y[n, k] = 1", or ""
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Everything derive(spec) found; proofs are attached by derive.prove."""
+
+    spec: NetworkSpec
+    steps: tuple[Step, ...]
+    gradients: tuple[tuple[str, sp.MatrixExpr], ...]  # parameter name -> dJ/d(parameter)
+    simplified_output_delta: SimplifiedDelta | None
+
+    @property
+    def network(self) -> SymbolicNetwork:
+        return symbolic_network(self.spec)
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"no step {name!r}; steps: {', '.join(s.name for s in self.steps)}")
+
+    def gradient(self, parameter: str) -> sp.MatrixExpr:
+        return dict(self.gradients)[parameter]
+
+    def deltas(self) -> tuple[tuple[str, sp.MatrixExpr], ...]:
+        """(delta name, formula) from the output layer down: each refers only to later ones."""
+        return tuple((s.name, s.formula) for s in self.steps if s.kind in ("output_delta", "hidden_delta"))
+
+
+def compared_positions(shape: tuple[int, int]) -> list[tuple[int, int]]:
+    """Every entry of a small matrix; corners, first row and column and a seeded sample otherwise."""
+    rows, columns = shape
+    if rows * columns <= FULL_COMPARISON_LIMIT:
+        return [(i, j) for i in range(rows) for j in range(columns)]
+    chosen = {(0, 0), (0, columns - 1), (rows - 1, 0), (rows - 1, columns - 1)}
+    chosen.update((0, j) for j in range(min(columns, 8)))
+    chosen.update((i, 0) for i in range(min(rows, 8)))
+    generator = random.Random(rows * 100003 + columns)  # fixed per shape: output is deterministic
+    while len(chosen) < SAMPLE_SIZE:
+        chosen.add((generator.randrange(rows), generator.randrange(columns)))
+    return sorted(chosen)
+
+
+def _entrywise_template(entries: dict[tuple[int, int], sp.Expr], matrices: list[MatrixQuantity],
+                        constraint: dict | None = None):
+    """The scalar g with entries[p] = g(M1[p], M2[p], ...) at every entry, or None.
+
+    g is read off the first entry and checked at every other; a constraint (softmax targets
+    summing to 1) is applied to both sides of each check.
+    """
+    placeholders = [sp.Symbol(f"u{index}") for index in range(len(matrices))]
+    template = None
+    for position, value in sorted(entries.items()):
+        own = {matrix.entry(*position): placeholder for matrix, placeholder in zip(matrices, placeholders)}
+        if template is None:
+            first = sp.expand(value.xreplace(constraint)) if constraint else value
+            template = first.xreplace(own)
+            if template.free_symbols - set(placeholders):
+                return None
+            continue
+        expected = template.xreplace({u: matrix.entry(*position) for u, matrix in zip(placeholders, matrices)})
+        difference = expected - value
+        if not is_zero(difference.xreplace(constraint) if constraint else difference):
+            return None
+    return sp.Lambda(tuple(placeholders), template)
+
+
+def _matrix_of_template(template: sp.Lambda, matrices: list[sp.MatrixExpr]) -> sp.MatrixExpr:
+    """g(M1, M2) as MatAdd when g is linear (yhat - y), as an EntrywiseMap otherwise."""
+    body = sp.expand(template.expr)
+    variables = template.variables
+    if body.is_polynomial(*variables) and sp.Poly(body, *variables).total_degree() <= 1 \
+            and body.subs({v: 0 for v in variables}) == 0:
+        return sp.MatAdd(*[body.coeff(v) * m for v, m in zip(variables, matrices) if body.coeff(v) != 0])
+    return EntrywiseMap(template, *matrices)
+
+
+def _template_step(name: str, kind: str, layer: int, network: SymbolicNetwork,
+                   entries: dict, matrices: list[MatrixQuantity], note: str = "",
+                   constraint: dict | None = None) -> Step:
+    template = _entrywise_template(entries, matrices, constraint)
+    shape = matrices[0].shape
+    if template is None:
+        raise RuntimeError(f"{name}: the chain rule is not one scalar formula at every entry")
+    expression = _matrix_of_template(template, [m.symbol for m in matrices])
+    form = MatrixForm(expression, (Candidate(expression, str(expression), True,
+                                             f"the same scalar formula at all {len(entries)} entries"),),
+                      len(entries), shape[0] * shape[1])
+    return Step(name, kind, layer, shape, tuple(sorted(entries.items())), form, note)
+
+
+def _search_step(name: str, kind: str, layer: int, shape, entries: dict, candidates: list,
+                 note: str = "") -> Step:
+    form = find_matrix_form(entries, shape, candidates)
+    return Step(name, kind, layer, shape, tuple(sorted(entries.items())), form, note)
+
+
+def _derivative_matrix(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
+    """f'(z(layer)) entry by entry."""
+    prime = activation_entry(network.spec.activation(layer)).opaque_prime
+    return apply_entrywise(prime, network.pre_activation(layer).symbol)
+
+
+def _output_steps(network: SymbolicNetwork) -> list[Step]:
+    layer = network.output_layer
+    output, targets, delta = network.output, network.targets, network.delta(layer)
+    positions = compared_positions(delta.shape)
+    if network.spec.output_activation == "softmax":
+        entries = {p: chain_rule.output_delta(network, p) for p in positions}
+        # Softmax with cross-entropy collapses to yhat - y only when each example's targets sum to
+        # 1; the constraint eliminates the last target of each example to use exactly that.
+        return [_template_step(delta.name, "output_delta", layer, network, entries, [output, targets],
+                               note="uses sum_k y[n, k] = 1 (each example's targets sum to one)",
+                               constraint=_target_sum_constraint(network))]
+    gradient_entries = {p: chain_rule.output_gradient(network, p) for p in positions}
+    gradient = _template_step("dJ_dyhat", "output_gradient", layer, network, gradient_entries, [output, targets])
+    delta_entries = {p: gradient_entries[p] * chain_rule.activation_derivative(network, layer, p)
+                     for p in positions}
+    candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
+    return [gradient, _search_step(delta.name, "output_delta", layer, delta.shape, delta_entries, candidates)]
+
+
+def _target_sum_constraint(network: SymbolicNetwork) -> dict[sp.Symbol, sp.Expr]:
+    targets, units = network.targets, network.units(network.output_layer)
+    replacement = {}
+    for example in range(network.spec.m):
+        others = [targets.entry(*network.position(example, k)) for k in range(units - 1)]
+        replacement[targets.entry(*network.position(example, units - 1))] = 1 - sp.Add(*others)
+    return replacement
+
+
+def _simplified_output_delta(network: SymbolicNetwork, delta_step: Step) -> SimplifiedDelta | None:
+    """delta(L) with f' written in yhat, when that makes it shorter (sigmoid + cross-entropy)."""
+    if delta_step.note:
+        return SimplifiedDelta(delta_step.formula, delta_step.note)
+    entry = activation_entry(network.spec.output_activation)
+    if entry.derivative_from_output is None:
+        return None
+    layer = network.output_layer
+    output = network.output
+    rewritten = {}
+    for position, value in delta_step.entries:
+        prime = chain_rule.activation_derivative(network, layer, position)
+        rewritten[position] = sp.cancel(value.xreplace({prime: entry.derivative_from_output(output.entry(*position))}))
+    template = _entrywise_template(rewritten, [output, network.targets])
+    if template is None:
+        return None
+    formula = _matrix_of_template(template, [output.symbol, network.targets.symbol])
+    if sp.count_ops(template.expr) > 4:  # no shorter than the product it came from
+        return None
+    return SimplifiedDelta(formula, "")
+
+
+def _hidden_steps(network: SymbolicNetwork, upstream: sp.MatrixExpr) -> list[Step]:
+    steps = []
+    for layer in range(network.output_layer - 1, 1, -1):
+        activations, delta = network.activation(layer), network.delta(layer)
+        positions = compared_positions(delta.shape)
+        gradient_entries = {p: chain_rule.activation_gradient(network, layer, p) for p in positions}
+        weights = _weights_without_bias(network, layer)
+        candidates = product_candidates(network.delta(layer + 1).symbol, weights, activations.shape)
+        note = "the bias unit's weights are dropped: the constant 1 does not depend on z" \
+            if network.has_bias_unit else ""
+        gradient = _search_step(f"dJ_da{layer}", "activation_gradient", layer, activations.shape,
+                                gradient_entries, candidates, note)
+        delta_entries = {p: chain_rule.hidden_delta(network, layer, p, gradient_entries[p]) for p in positions}
+        candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
+        steps += [gradient, _search_step(delta.name, "hidden_delta", layer, delta.shape, delta_entries, candidates)]
+    return steps
+
+
+def _weights_without_bias(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
+    weights = network.weights(layer).symbol
+    if not network.has_bias_unit:
+        return weights
+    return weights[1:, :] if network.is_row else weights[:, 1:]
+
+
+def _extended_activation(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
+    """a(layer), with Ng's column (row form) or row (column form) of ones in front for the bias unit."""
+    activations = network.activation(layer).symbol
+    if not network.has_bias_unit:
+        return activations
+    m = network.spec.m
+    if network.is_row:
+        return sp.BlockMatrix([[sp.OneMatrix(m, 1), activations]])
+    return sp.BlockMatrix([[sp.OneMatrix(1, m)], [activations]])
+
+
+def _regularization_candidates(network: SymbolicNetwork, layer: int) -> list:
+    """lambda c W, and W with its bias row (column) zeroed: the chain rule picks one."""
+    weights = network.weights(layer)
+    factor = network.regularization_factor * 2  # d/dw of factor * w^2
+    found = [(f"{factor} {weights.name}", factor * weights.symbol, "")]
+    if network.has_bias_unit:
+        rows, columns = weights.shape
+        if network.is_row:
+            zeroed = sp.BlockMatrix([[sp.ZeroMatrix(1, columns)], [weights.symbol[1:, :]]])
+        else:
+            zeroed = sp.BlockMatrix([[sp.ZeroMatrix(rows, 1), weights.symbol[:, 1:]]])
+        found.append((f"{factor} {weights.name} without its bias weights", factor * zeroed, ""))
+    return found
+
+
+def _parameter_steps(network: SymbolicNetwork) -> tuple[list[Step], list[tuple[str, sp.MatrixExpr]]]:
+    steps, gradients = [], []
+    for layer in range(network.output_layer - 1, 0, -1):
+        weights, delta = network.weights(layer), network.delta(layer + 1)
+        positions = compared_positions(weights.shape)
+        data_entries = {p: chain_rule.parameter_gradient(network, layer, weights.entry(*p)) for p in positions}
+        candidates = product_candidates(_extended_activation(network, layer), delta.symbol, weights.shape)
+        weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries, candidates)
+        steps.append(weight_step)
+        formula = weight_step.formula
+        if network.regularization_factor != 0:
+            penalty = {p: chain_rule.regularization_gradient(network, weights.entry(*p)) for p in positions}
+            penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
+                                        penalty, _regularization_candidates(network, layer))
+            steps.append(penalty_step)
+            formula = sp.MatAdd(formula, penalty_step.formula)
+        gradients.append((weights.name, formula))
+        biases = network.biases(layer)
+        if biases is not None:
+            bias_positions = compared_positions(biases.shape)
+            entries = {p: chain_rule.parameter_gradient(network, layer, biases.entry(*p)) for p in bias_positions}
+            ones = sp.OneMatrix(network.spec.m, 1)
+            bias_step = _search_step(f"dJ_db{layer}", "bias_gradient", layer, biases.shape, entries,
+                                     product_candidates(ones, delta.symbol, biases.shape))
+            steps.append(bias_step)
+            gradients.append((biases.name, bias_step.formula))
+    order = {q.name: index for index, q in enumerate(network.parameters())}
+    return steps, sorted(gradients, key=lambda pair: order[pair[0]])
+
+
+def derive_rule(spec: NetworkSpec) -> Derivation:
+    """The delta rule of `spec`, each matrix form found from the chain rule (no proof attached)."""
+    network = symbolic_network(spec)
+    output_steps = _output_steps(network)
+    delta_step = output_steps[-1]
+    hidden_steps = _hidden_steps(network, delta_step.formula)
+    parameter_steps, gradients = _parameter_steps(network)
+    return Derivation(spec, tuple(output_steps + hidden_steps + parameter_steps), tuple(gradients),
+                      _simplified_output_delta(network, delta_step))

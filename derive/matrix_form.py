@@ -1,0 +1,127 @@
+"""Finding the matrix form of an entrywise chain-rule result by testing candidate products.
+
+Given the chain rule's value at each entry and the factors at hand (delta and W, say), every
+product A B, A B^T, A^T B, ..., A (.) B is tried in a fixed order: a candidate whose shape does
+not fit is rejected for its shape; one whose entry differs is rejected at that named entry; the
+first that equals the chain rule at every compared entry is the matrix form. The transpose in
+delta W^T is therefore found, never typed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derive.matrix_ops import entry_of, is_zero
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate matrix form and why it was accepted or rejected."""
+
+    expression: sp.MatrixExpr | None
+    label: str  # how the candidate reads when its shapes do not even combine, e.g. "delta3 W2"
+    accepted: bool
+    reason: str
+    entry: tuple[int, int] | None = None
+    candidate_value: sp.Expr | None = None
+    chain_rule_value: sp.Expr | None = None
+
+
+@dataclass(frozen=True)
+class MatrixForm:
+    """The matrix form found for one step, with every candidate tried before it."""
+
+    expression: sp.MatrixExpr
+    candidates: tuple[Candidate, ...]
+    compared_entries: int
+    total_entries: int
+
+    @property
+    def rejected(self) -> tuple[Candidate, ...]:
+        return tuple(c for c in self.candidates if not c.accepted)
+
+
+class NoMatrixForm(RuntimeError):
+    """No candidate equals the chain rule: a bug in the derivation, never a user error."""
+
+
+def _shape_text(shape) -> str:
+    return f"{shape[0]}x{shape[1]}"
+
+
+def _name(expression: sp.MatrixExpr) -> str:
+    return str(expression)
+
+
+def _product_candidates(first: sp.MatrixExpr, second: sp.MatrixExpr):
+    """Yields (label, builder) for the eight products of two factors and their Hadamard product."""
+    for left, right in ((first, second), (second, first)):
+        for transpose_left in (False, True):
+            for transpose_right in (False, True):
+                a = left.T if transpose_left else left
+                b = right.T if transpose_right else right
+                label = f"{_name(a)} {_name(b)}"
+                yield label, "product", a, b
+    yield f"{_name(first)} (.) {_name(second)}", "hadamard", first, second
+
+
+def _combine(kind: str, a: sp.MatrixExpr, b: sp.MatrixExpr, target_shape) -> tuple[sp.MatrixExpr | None, str]:
+    if kind == "product":
+        if a.shape[1] != b.shape[0]:
+            return None, f"shapes {_shape_text(a.shape)} and {_shape_text(b.shape)} do not multiply"
+        expression = sp.MatMul(a, b)
+    else:
+        if a.shape != b.shape:
+            return None, f"shapes {_shape_text(a.shape)} and {_shape_text(b.shape)} differ"
+        expression = sp.HadamardProduct(a, b)
+    if tuple(expression.shape) != tuple(target_shape):
+        return None, f"gives {_shape_text(expression.shape)}, not {_shape_text(target_shape)}"
+    return expression, ""
+
+
+def find_matrix_form(target: dict[tuple[int, int], sp.Expr], target_shape: tuple[int, int],
+                     candidates: list[tuple[str, sp.MatrixExpr | None, str]]) -> MatrixForm:
+    """The first candidate equal to `target` at every entry it holds.
+
+    Args:
+        target: the chain rule's value at each compared entry.
+        target_shape: the shape of the full matrix (target may hold a sample of its entries).
+        candidates: (label, expression or None, shape reason) in the order to try them.
+
+    Raises:
+        NoMatrixForm: none matches; the message lists why each was rejected.
+    """
+    tried: list[Candidate] = []
+    for label, expression, shape_reason in candidates:
+        if expression is None:
+            tried.append(Candidate(None, label, False, shape_reason))
+            continue
+        mismatch = _first_mismatch(expression, target)
+        if mismatch is None:
+            tried.append(Candidate(expression, label, True,
+                                   f"equals the chain rule at all {len(target)} compared entries"))
+            return MatrixForm(expression, tuple(tried), len(target), target_shape[0] * target_shape[1])
+        position, candidate_value, chain_value = mismatch
+        tried.append(Candidate(expression, label, False, f"unequal at entry {position}", position,
+                               candidate_value, chain_value))
+    reasons = "; ".join(f"{c.label}: {c.reason}" for c in tried)
+    raise NoMatrixForm(f"no candidate matches the chain rule ({reasons})")
+
+
+def product_candidates(first: sp.MatrixExpr, second: sp.MatrixExpr, target_shape) -> list:
+    """The products of two factors, as (label, expression or None, shape reason)."""
+    found = []
+    for label, kind, a, b in _product_candidates(first, second):
+        expression, reason = _combine(kind, a, b, target_shape)
+        found.append((label, expression, reason))
+    return found
+
+
+def _first_mismatch(expression: sp.MatrixExpr, target: dict[tuple[int, int], sp.Expr]):
+    for position in sorted(target):
+        candidate_value = entry_of(expression, *position)
+        if not is_zero(candidate_value - target[position]):
+            return position, candidate_value, target[position]
+    return None
