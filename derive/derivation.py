@@ -68,6 +68,18 @@ class Derivation:
     steps: tuple[Step, ...]
     gradients: tuple[tuple[str, sp.MatrixExpr], ...]  # parameter name -> dJ/d(parameter)
     simplified_output_delta: SimplifiedDelta | None
+    proofs: tuple = ()  # derive.proof.Proof, attached by derive.api.derive
+    index_arguments: tuple = ()  # derive.index_argument.IndexArgument, size-independent
+
+    @property
+    def proved(self) -> bool:
+        """True when proofs were run and every one holds."""
+        return bool(self.proofs) and all(proof.holds for proof in self.proofs)
+
+    def _repr_markdown_(self) -> str:  # Jupyter shows the derivation as math
+        from derive.render_markdown import derivation_summary_markdown
+
+        return derivation_summary_markdown(self)
 
     @property
     def network(self) -> SymbolicNetwork:

@@ -1,0 +1,48 @@
+"""derive(spec): the one entry point. Derive the delta rule, then prove it by every route that fits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from derive.derivation import Derivation, derive_rule
+from derive.index_argument import index_argument
+from derive.local_proof import prove_activation_rules
+from derive.proof_entrywise import affordable, prove_entrywise
+from derive.proof_randomized import prove_randomized
+from derive.spec import NetworkSpec, SpecError
+
+PROOF_CHOICES = ("auto", "all", "entrywise", "randomized", "none")
+
+
+def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
+    """Derives and proves the delta rule of `spec`.
+
+    Args:
+        spec: the network.
+        proofs: "auto" runs the entrywise proof against SymPy's diff of the whole cost when the
+            net is small enough (derive.proof_entrywise.affordable) and the randomized exact
+            proof always; "all" forces both; "entrywise" or "randomized" runs one; "none" skips.
+            The local proof of the activation rules always runs.
+
+    Returns:
+        The Derivation, with its proofs and the size-independent index-level arguments.
+
+    Raises:
+        SpecError: `proofs` is not one of PROOF_CHOICES.
+
+    >>> from derive.spec import XOR_SPEC
+    >>> derive(XOR_SPEC).gradient("W1")
+    X.T*delta2
+    """
+    if proofs not in PROOF_CHOICES:
+        raise SpecError(f"unknown proof choice {proofs!r}; accepted: {', '.join(PROOF_CHOICES)}")
+    rule = derive_rule(spec)
+    found = []
+    if proofs in ("all", "entrywise") or (proofs == "auto" and affordable(spec)):
+        found.append(prove_entrywise(rule, concrete=False))
+    if proofs in ("auto", "all", "randomized"):
+        found.append(prove_randomized(rule))
+    if proofs != "none":
+        found.append(prove_activation_rules(set(spec.activations)))
+    arguments = (index_argument(spec.convention, "dJ/da"), index_argument(spec.convention, "dJ/dW"))
+    return dataclasses.replace(rule, proofs=tuple(found), index_arguments=arguments)
