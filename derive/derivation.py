@@ -143,7 +143,7 @@ def _matrix_of_template(template: sp.Lambda, matrices: list[sp.MatrixExpr]) -> s
     variables = template.variables
     if body.is_polynomial(*variables) and sp.Poly(body, *variables).total_degree() <= 1 \
             and body.subs({v: 0 for v in variables}) == 0:
-        return sp.MatAdd(*[body.coeff(v) * m for v, m in zip(variables, matrices) if body.coeff(v) != 0])
+        return sp.MatAdd(*[body.coeff(v) * m for v, m in zip(variables, matrices) if body.coeff(v) != 0]).doit()
     return EntrywiseMap(template, *matrices)
 
 

@@ -45,7 +45,7 @@ class EntrywiseMap(sp.MatrixExpr):
 
 def apply_entrywise(function: type[sp.Function], matrix: sp.MatrixExpr) -> EntrywiseMap:
     """f(Z) entry by entry, e.g. apply_entrywise(sigmoid_prime, z2) prints as sigma'(z2)."""
-    t = sp.Dummy("t")
+    t = sp.Symbol("t")  # not a Dummy: two derivations of one spec must compare equal
     return EntrywiseMap(sp.Lambda(t, function(t)), matrix)
 
 

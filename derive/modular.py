@@ -86,6 +86,9 @@ def evaluate(expression, env: dict):
         return product
     if isinstance(expression, EntrywiseMap):
         return _entrywise(expression, env)
+    if isinstance(expression, sp.MatrixBase):  # an explicit matrix of numbers or known scalars
+        return np.array([[scalar(v, env) for v in expression.row(i)] for i in range(expression.rows)],
+                        dtype=object).reshape(expression.shape)
     if isinstance(expression, sp.OneMatrix):
         return np.ones(tuple(int(n) for n in expression.shape), dtype=object)
     if isinstance(expression, sp.ZeroMatrix):

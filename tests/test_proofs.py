@@ -1,0 +1,89 @@
+"""The proofs can fail: deliberately wrong rules are caught and located."""
+
+import dataclasses
+
+import pytest
+import sympy as sp
+
+from derive import derive, parse_spec
+from derive.derivation import Derivation
+from derive.proof_entrywise import prove_entrywise
+from derive.proof_randomized import prove_randomized
+
+SQUARE = parse_spec("2-2-2")
+
+
+def _with_step_formula(derivation: Derivation, name: str, formula) -> Derivation:
+    steps = tuple(dataclasses.replace(s, form=dataclasses.replace(s.form, expression=formula))
+                  if s.name == name else s for s in derivation.steps)
+    return dataclasses.replace(derivation, steps=steps)
+
+
+def _with_gradient(derivation: Derivation, parameter: str, formula) -> Derivation:
+    gradients = tuple((p, formula if p == parameter else f) for p, f in derivation.gradients)
+    return dataclasses.replace(derivation, gradients=gradients)
+
+
+def _transpose_dropped(derivation):
+    right = derivation.step("delta2").formula  # (delta3 W2^T) (.) f'(z2)
+    product, derivative = right.args
+    return _with_step_formula(derivation, "delta2", sp.HadamardProduct(sp.MatMul(*[
+        a.arg if isinstance(a, sp.Transpose) else a for a in product.args]), derivative))
+
+
+def _f_prime_dropped(derivation):
+    product, _ = derivation.step("delta2").formula.args
+    return _with_step_formula(derivation, "delta2", product)
+
+
+def _sign_flipped(derivation):
+    return _with_gradient(derivation, "W1", -derivation.gradient("W1"))
+
+
+WRONG_RULES = {"transpose dropped": (_transpose_dropped, 2), "f' dropped": (_f_prime_dropped, 2),
+               "sign flipped": (_sign_flipped, 1)}
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_RULES))
+def test_randomized_proof_fails_on_a_wrong_rule_and_names_layer_and_entry(mistake):
+    plant, layer = WRONG_RULES[mistake]
+    proof = prove_randomized(plant(derive(SQUARE, proofs="none")))
+    assert not proof.holds
+    failure = proof.failures[0]
+    assert failure.layer == layer
+    assert f"layer {layer}, entry (" in failure.failure
+
+
+@pytest.mark.parametrize("mistake", sorted(WRONG_RULES))
+def test_entrywise_proof_fails_on_a_wrong_rule_and_names_layer_and_entry(mistake):
+    plant, layer = WRONG_RULES[mistake]
+    proof = prove_entrywise(plant(derive(SQUARE, proofs="none")), concrete=False)
+    assert not proof.holds
+    assert proof.failures[0].layer == layer
+    assert f"layer {layer}, entry (" in proof.failures[0].failure
+
+
+def test_a_wrong_entry_is_located_exactly_by_bisection():
+    derivation = derive(parse_spec("3-4-2"), proofs="none")
+    gradient = derivation.gradient("W1")
+    # add a bump to entry (2, 1) only
+    bump = sp.zeros(3, 4)
+    bump[2, 1] = 1
+    wrong = _with_gradient(derivation, "W1", sp.MatAdd(gradient, sp.ImmutableMatrix(bump)))
+    proof = prove_randomized(wrong)
+    assert [check.failure for check in proof.failures] == [
+        "layer 1, entry (2, 1): the formula disagrees with forward-mode differentiation there"]
+
+
+def test_local_proof_checks_each_activation_rule_against_sympy_diff():
+    derivation = derive(parse_spec("2-2-3", activation="tanh", output_activation="softmax", cost="cce"))
+    local = next(p for p in derivation.proofs if p.strategy == "local")
+    assert local.holds
+    assert {c.quantity.split("'")[0] for c in local.checks} >= {"tanh"}
+    assert any("softmax" in c.quantity for c in local.checks)
+
+
+def test_relu_proof_states_its_choice_at_zero():
+    derivation = derive(parse_spec("2-2-1", activation="relu", output_activation="identity"))
+    local = next(p for p in derivation.proofs if p.strategy == "local")
+    assert local.holds and "relu'(0) is taken as 0" in local.caveat
