@@ -35,7 +35,16 @@ def through_next_layer(network: SymbolicNetwork, layer: int, symbol: sp.Symbol) 
     delta(layer)[q] * dz(layer)[q]/d(symbol)."""
     delta = network.delta(layer)
     pairs = _dependents(network.spec, layer).get(symbol, ())
-    return sp.Add(*[delta.entry(*position) * sp.diff(term.expression, symbol) for position, term in pairs])
+    return sp.Add(*[delta.entry(*position) * local_partial(term.expression, symbol) for position, term in pairs])
+
+
+def local_partial(term: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
+    """d term / d symbol for one product of z: SymPy's own derivative rule for the product.
+
+    Calls the rule (Mul._eval_derivative, the product rule) directly: sp.diff wraps it in a
+    Derivative object first, which costs 0.5 ms per call and dominated the derivation time.
+    """
+    return term._eval_derivative(symbol)
 
 
 def output_gradient(network: SymbolicNetwork, position: tuple[int, int]) -> sp.Expr:

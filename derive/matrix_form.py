@@ -122,6 +122,8 @@ def product_candidates(first: sp.MatrixExpr, second: sp.MatrixExpr, target_shape
 def _first_mismatch(expression: sp.MatrixExpr, target: dict[tuple[int, int], sp.Expr]):
     for position in sorted(target):
         candidate_value = entry_of(expression, *position)
+        if candidate_value == target[position]:
+            continue
         if not is_zero(candidate_value - target[position]):
             return position, candidate_value, target[position]
     return None

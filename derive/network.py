@@ -244,9 +244,9 @@ def _pre_activation_terms(spec: NetworkSpec, layer: int) -> dict[tuple[int, int]
             for source in range(network.units(layer - 1)):
                 a = previous.entry(*network.position(example, source))
                 w = weights.entry(*((source + offset, unit) if network.is_row else (unit, source + offset)))
-                # unevaluated: SymPy's canonical ordering costs 3x here and buys nothing
-                products.append(Term(sp.Mul(a, w, evaluate=False) if network.is_row
-                                     else sp.Mul(w, a, evaluate=False), (a, w)))
+                # built without SymPy's argument processing (3x faster unevaluated, 8x faster
+                # raw): at 784-30-10 these 94,080 products were most of the derivation's time
+                products.append(Term(sp.Mul._from_args((a, w) if network.is_row else (w, a)), (a, w)))
             if biases is not None:
                 b = biases.entry(*((0, unit) if network.is_row else (unit, 0)))
                 products.append(Term(b, (b,)))
