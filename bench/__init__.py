@@ -1,0 +1,1 @@
+"""Benchmarks: what derivation and checking cost, measured side by side in one run."""

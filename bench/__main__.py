@@ -1,0 +1,40 @@
+"""`python -m bench [--quick]`: every table, printed and written to output/bench/."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# one BLAS thread: with 2 cores, NumPy/PyTorch/JAX thread pools fight when compared side by side
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS"):
+    os.environ.setdefault(variable, "1" if variable != "XLA_FLAGS" else
+                          "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+from bench import check_cost, derivation_scaling, end_to_end, generated_code  # noqa: E402
+
+SECTIONS = {"derivation": derivation_scaling, "generated-code": generated_code, "check-cost": check_cost,
+            "end-to-end": end_to_end}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes only (under a minute)")
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these tables")
+    parser.add_argument("--out", default="output/bench", help="folder for the Markdown tables")
+    args = parser.parse_args(argv)
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in args.only or SECTIONS:
+        table = SECTIONS[name].run(args.quick)
+        print(table + "\n", flush=True)
+        path = folder / f"{name}{'-quick' if args.quick else ''}.md"
+        temporary = path.with_suffix(".md.tmp")
+        temporary.write_text(table + "\n")
+        temporary.replace(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
