@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from derive import naming
 from derive.activations import ACTIVATION_TABLE, opaque_pair
@@ -48,9 +49,11 @@ class BackpropLatexPrinter(LatexPrinter):
 
     printmethod = "_backprop_latex"
 
-    def __init__(self, notation: LatexNotation = LatexNotation(), settings: dict | None = None):
+    def __init__(self, notation: LatexNotation = LatexNotation(), settings: dict | None = None,
+                 relabel: dict[int, str] | None = None):
         super().__init__(settings)
         self.notation = notation
+        self.relabel = relabel or {}  # layer number -> label printed instead, e.g. {3: "l+1"}
         self._functions = _opaque_functions()
 
     # --- names -------------------------------------------------------------------------------
@@ -63,7 +66,30 @@ class BackpropLatexPrinter(LatexPrinter):
         return super()._print_Symbol(expr, style)
 
     def _print_MatrixSymbol(self, expr):
-        return naming.matrix_latex(expr.name, self.notation)
+        if expr.name in _INDEXED_BASES:  # the size-independent argument's delta, W, a
+            return _INDEXED_BASES[expr.name]
+        return self._matrix_name(expr.name)
+
+    def _matrix_name(self, name: str) -> str:
+        text = naming.matrix_latex(name, self.notation)
+        layer = naming_layer(name)
+        if layer is not None and layer in self.relabel:  # delta3 -> delta^{(l+1)} in a recursion
+            label = self.relabel[layer]
+            text = text.replace(f"^{{({layer})}}", f"^{{({label})}}").replace(f"_{{{layer}}}", f"_{{{label}}}")
+        return text
+
+    def _print_Add(self, expr, order=None):
+        terms = self._as_ordered_terms(expr, order=order)
+        if not terms[0].could_extract_minus_sign():
+            return super()._print_Add(expr, order)
+        # y - a rather than - a + y: a positive term first, as written by hand
+        terms.sort(key=lambda term: term.could_extract_minus_sign())
+        text = self._print(terms[0])
+        for term in terms[1:]:
+            negative = term.could_extract_minus_sign()
+            body = self.parenthesize(-term if negative else term, PRECEDENCE["Add"])
+            text += (" - " if negative else " + ") + body
+        return text
 
     def _print_Indexed(self, expr):
         base = str(expr.base.label)
@@ -81,8 +107,7 @@ class BackpropLatexPrinter(LatexPrinter):
         name = self._functions.get(type(expr))
         if name is None:
             return super()._print_Function(expr, exp)
-        argument = self._print(expr.args[0])
-        text = rf"{name}\!\left({argument}\right)"
+        text = f"{name}({self._print(expr.args[0])})"
         return f"{text}^{{{exp}}}" if exp else text
 
     def _print_Sum(self, expr):
@@ -169,7 +194,7 @@ class BackpropLatexPrinter(LatexPrinter):
         drops_first_column = columns[0] == 1 and columns[1] == parent.shape[1] and full_rows
         if isinstance(parent, sp.MatrixSymbol) and (drops_first_row or drops_first_column):
             # Ng's bias unit: W without the weights of the constant 1
-            return naming.matrix_latex(parent.name + "bar", self.notation)
+            return self._matrix_name(parent.name + "bar")
         return super()._print_MatrixSlice(expr)
 
     def _print_BlockMatrix(self, expr):
@@ -201,7 +226,8 @@ class BackpropLatexPrinter(LatexPrinter):
         return rf"\left[{text}\right]_{{{GENERIC_ROW}{GENERIC_COLUMN}}}"
 
     def _with_names(self, expr, names: dict[str, str]) -> str:
-        printer = BackpropLatexPrinter(self.notation, {"symbol_names": {sp.Symbol(k): v for k, v in names.items()}})
+        printer = BackpropLatexPrinter(self.notation, {"symbol_names": {sp.Symbol(k): v for k, v in names.items()}},
+                                       self.relabel)
         return printer._print(expr)
 
     def _generic_entry(self, matrix: sp.MatrixExpr) -> str:
@@ -215,9 +241,21 @@ class BackpropLatexPrinter(LatexPrinter):
         return rf"\left({self._print(matrix)}\right)_{{{indices}}}"
 
 
-def latex(expr, notation: LatexNotation = LatexNotation()) -> str:
-    """LaTeX for a scalar or matrix expression of the derivation, in the given notation."""
-    return BackpropLatexPrinter(notation)._print(expr)
+def latex(expr, notation: LatexNotation = LatexNotation(), relabel: dict[int, str] | None = None) -> str:
+    """LaTeX for a scalar or matrix expression of the derivation, in the given notation.
+
+    Args:
+        expr: a SymPy scalar or matrix expression.
+        notation: the Hadamard and transpose symbols and the layer index style.
+        relabel: layer numbers printed as labels instead, e.g. {3: "l+1", 2: "l"}.
+    """
+    return BackpropLatexPrinter(notation, relabel=relabel)._print(expr)
+
+
+def naming_layer(name: str) -> int | None:
+    """The layer number of a matrix name ("delta3" -> 3, "W2bar" -> 2), None for X, y, ..."""
+    digits = "".join(character for character in name if character.isdigit())
+    return int(digits) if digits and name.rstrip("bar").endswith(digits) else None
 
 
 def shape_latex(shape) -> str:

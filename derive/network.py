@@ -254,21 +254,37 @@ def _pre_activation_terms(spec: NetworkSpec, layer: int) -> dict[tuple[int, int]
     return terms
 
 
-@lru_cache(maxsize=16)
-def _full_cost(spec: NetworkSpec, concrete: bool) -> sp.Expr:
-    from derive.activations import concrete_replacements
-
+@lru_cache(maxsize=32)
+def forward_values(spec: NetworkSpec, start: int = 1) -> dict[sp.Symbol, sp.Expr]:
+    """Every z and a symbol after layer `start` as an expression of z(start) (of X for start 1)."""
     network = symbolic_network(spec)
     values: dict[sp.Symbol, sp.Expr] = {}
-    for layer in range(2, network.output_layer + 1):
+    if start > 1:
+        a = network.activation(start)
+        for position in a.positions():
+            values[a.entry(*position)] = network.activation_entry(start, position)
+    for layer in range(start + 1, network.output_layer + 1):
         z = network.pre_activation(layer)
         z_values = {z.entry(*p): sp.Add(*[t.expression for t in terms]).xreplace(values)
                     for p, terms in network.pre_activation_terms(layer).items()}
         a = network.activation(layer)
         for position in a.positions():
             values[a.entry(*position)] = network.activation_entry(layer, position).xreplace(z_values)
-    full = network.cost.xreplace(values)
-    if concrete:
-        full = full.replace(lambda e: type(e) in replacements, lambda e: replacements[type(e)](*e.args)) \
-            if (replacements := concrete_replacements(set(spec.activations))) else full
-    return full
+        values.update(z_values)
+    return values
+
+
+def with_concrete_activations(expression: sp.Expr, spec: NetworkSpec) -> sp.Expr:
+    """The opaque f and f' of each activation replaced by their formulas (1/(1 + exp(-x)), ...)."""
+    from derive.activations import concrete_replacements
+
+    replacements = concrete_replacements(set(spec.activations))
+    if not replacements:
+        return expression
+    return expression.replace(lambda e: type(e) in replacements, lambda e: replacements[type(e)](*e.args))
+
+
+@lru_cache(maxsize=16)
+def _full_cost(spec: NetworkSpec, concrete: bool) -> sp.Expr:
+    full = symbolic_network(spec).cost.xreplace(forward_values(spec))
+    return with_concrete_activations(full, spec) if concrete else full

@@ -10,14 +10,11 @@ finding the difference identically zero proves the identity for all values of th
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import sympy as sp
 
-from derive.activations import ACTIVATION_TABLE, concrete_replacements
 from derive.derivation import Derivation
 from derive.matrix_ops import entry_of, is_zero
-from derive.network import SymbolicNetwork, symbolic_network
+from derive.network import SymbolicNetwork, forward_values, with_concrete_activations
 from derive.proof import Proof, ProofCheck
 from derive.spec import NetworkSpec
 
@@ -30,33 +27,6 @@ ENTRYWISE_WORK_LIMIT = 64
 def affordable(spec: NetworkSpec) -> bool:
     """Whether the whole-cost oracle is cheap enough: parameters times examples, and depth."""
     return spec.parameter_count * spec.m <= ENTRYWISE_WORK_LIMIT and spec.layer_count <= 4
-
-
-@lru_cache(maxsize=32)
-def _forward_values(spec: NetworkSpec, start: int) -> dict[sp.Symbol, sp.Expr]:
-    """Every z and a symbol of layers after `start` as an expression of z(start) (or X for start 1)."""
-    network = symbolic_network(spec)
-    values: dict[sp.Symbol, sp.Expr] = {}
-    if start > 1:
-        a = network.activation(start)
-        for position in a.positions():
-            values[a.entry(*position)] = network.activation_entry(start, position)
-    for layer in range(start + 1, network.output_layer + 1):
-        z = network.pre_activation(layer)
-        z_values = {z.entry(*p): sp.Add(*[t.expression for t in terms]).xreplace(values)
-                    for p, terms in network.pre_activation_terms(layer).items()}
-        a = network.activation(layer)
-        for position in a.positions():
-            values[a.entry(*position)] = network.activation_entry(layer, position).xreplace(z_values)
-        values.update(z_values)
-    return values
-
-
-def _to_concrete(expression: sp.Expr, spec: NetworkSpec) -> sp.Expr:
-    replacements = concrete_replacements(set(spec.activations))
-    if not replacements:
-        return expression
-    return expression.replace(lambda e: type(e) in replacements, lambda e: replacements[type(e)](*e.args))
 
 
 def _rename_atoms(*expressions: sp.Expr) -> list[sp.Expr]:
@@ -133,19 +103,19 @@ def prove_entrywise(derivation: Derivation, concrete: bool) -> Proof:
 
 def _check(network, quantity, layer, formula, target, *, start, deltas, concrete, constraint, route, variable):
     spec = network.spec
-    forward = _forward_values(spec, start)
+    forward = forward_values(spec, start)
     cost = network.cost.xreplace(forward)
     if spec.output_activation == "softmax":
         # log(exp(z_k) / sum_j exp(z_j)) = z_k - log sum_j exp(z_j) for real z: the same J,
         # written so that its derivative does not carry the quotient rule through every term.
         cost = sp.expand_log(cost, force=True)
     if concrete:
-        cost = _to_concrete(cost, spec)
+        cost = with_concrete_activations(cost, spec)
     for position in target.positions():
         oracle = sp.diff(cost, variable(position))
         derived = entry_of(formula, *position).xreplace(deltas).xreplace(forward)
         if concrete:
-            derived = _relu_tie(_to_concrete(derived, spec))
+            derived = _relu_tie(with_concrete_activations(derived, spec))
         if constraint:
             oracle, derived = oracle.xreplace(constraint), derived.xreplace(constraint)
         if not _identically_zero(derived - oracle):

@@ -1,0 +1,170 @@
+"""`backprop derive`: derive, prove and check a network, and write its derivation as LaTeX, PDF and Markdown.
+
+The main job: with no options it derives seed 000's XOR net and writes output/xor-2-3-1/.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from derive.api import derive
+from derive.cli_spec import add_spec_options, spec_from_args
+from derive.derivation import Derivation
+from derive.naming import LatexNotation
+from derive.output_files import CompileResult, compile_pdf, write_files
+from derive.render_latex import document_latex
+from derive.render_markdown import document_markdown
+from derive.spec import XOR_SPEC, NetworkSpec
+from derive.writeup import NumericTable, Reference, build_document, describe
+
+FORMATS = ("tex", "md", "pdf")
+STEM = "derivation"
+EXIT_OK, EXIT_FAILED_CHECK = 0, 1
+
+# Printed thresholds (the figures below them vary across machines, the files must not):
+# two analytic routes differ by rounding, ~1e-15 relative (checks.verify measures 2e-15 at worst);
+ANALYTIC_SHOWN_BELOW = 1e-12
+# central differences at h ~ 6e-6 agree to ~1e-9 relative here, up to ~1e-7 on small entries.
+DIFFERENCE_SHOWN_BELOW = 1e-6
+_PAIRS = (("derived", "hand_written"), ("derived", "finite_differences"), ("hand_written", "finite_differences"))
+_TITLES = {"derived": "derived", "hand_written": "hand-written", "finite_differences": "finite differences"}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "derive", help="derive, prove and check backprop; write LaTeX, PDF and Markdown",
+        description="Derive the delta rule of a network, prove every formula, check it numerically "
+                    "against a hand-written NumPy backprop and finite differences, and write the "
+                    "derivation as a document (default: seed 000's XOR net into output/xor-2-3-1/).")
+    add_spec_options(parser)
+    group = parser.add_argument_group("output")
+    group.add_argument("--out", default="output", help="output folder (default: output)")
+    group.add_argument("--name", default=None, help="subfolder name (default: from the spec, xor-2-3-1 for the default)")
+    group.add_argument("--formats", default="tex,md,pdf", help="comma-separated: tex, md, pdf (default: all)")
+    group.add_argument("--hadamard", choices=("odot", "circ"), default="odot", help="Hadamard product symbol")
+    group.add_argument("--transpose", choices=("top", "T"), default="top", help="transpose as ^{\\top} or ^{T}")
+    group.add_argument("--layer-index", choices=("superscript", "subscript"), default="superscript",
+                       help="W^{(1)} or W_1")
+    parser.set_defaults(handler=run)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """"tex,md" -> ("tex", "md"), in FORMATS order; raises ValueError for anything else."""
+    chosen = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(chosen - set(FORMATS))
+    if unknown or not chosen:
+        raise ValueError(f"unknown format {', '.join(unknown) or '(none given)'}; accepted: {', '.join(FORMATS)}")
+    return tuple(name for name in FORMATS if name in chosen)
+
+
+def default_name(spec: NetworkSpec) -> str:
+    """A folder name from the spec: xor-2-3-1 for seed 000's net, e.g. 2-3-1-sigmoid-bce-column otherwise."""
+    if spec == XOR_SPEC:
+        return f"xor-{spec.slug}"
+    short = {"half_sse": "sse", "mse": "mse", "binary_cross_entropy": "bce", "categorical_cross_entropy": "cce"}
+    activations = "-".join(dict.fromkeys(spec.activations))
+    parts = [spec.slug, activations, short[spec.cost], spec.convention]
+    parts += [f"bias-{spec.bias}"] if spec.bias != "none" else []
+    parts += ["mean"] if spec.reduction == "mean" else []
+    parts += [f"l2-{spec.l2:g}"] if spec.l2 else []
+    parts += [f"m{spec.m}"]
+    return "-".join(parts)
+
+
+def numeric_table(spec: NetworkSpec) -> tuple[NumericTable | None, str]:
+    """The three routes compared by checks.verify, or None with the reason when they cannot run."""
+    from checks.data import xor_data
+    from checks.verify import verify
+
+    if "f" in spec.activations:
+        return None, "the generic activation f has no numeric values"
+    xor = spec.sizes[0] == 2 and spec.sizes[-1] == 1 and spec.m == 4 and spec.output_activation != "softmax"
+    verdict = verify(spec, data=xor_data(spec.convention) if xor else None, seed=0)
+    point = ("seed 000's four XOR examples with weights drawn with seed 0" if xor
+             else f"{spec.m} random examples and weights drawn with seed 0")
+    rows, errors = [], []
+    for parameter in verdict.parameters:
+        pairs = {(pair.first, pair.second): pair.relative_error for pair in parameter.pairs}
+        rows.append(parameter.name)
+        errors.append(tuple(pairs.get(pair) for pair in _PAIRS))
+    columns = tuple(f"{_TITLES[a]} vs {_TITLES[b]}" for a, b in _PAIRS)
+    thresholds = tuple(DIFFERENCE_SHOWN_BELOW if "finite_differences" in pair else ANALYTIC_SHOWN_BELOW
+                       for pair in _PAIRS)
+    return NumericTable(point, columns, thresholds, tuple(rows), tuple(errors), verdict.agree), ""
+
+
+def reference(spec: NetworkSpec, notation: LatexNotation) -> Reference:
+    from derive.numpy_latexify import reference_functions
+
+    return Reference(reference_functions(spec, notation))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one run wrote and found."""
+
+    derivation: Derivation
+    numeric: NumericTable | None
+    numeric_reason: str
+    written: tuple[Path, ...]
+    pdf: CompileResult | None
+
+
+def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
+                     notation: LatexNotation = LatexNotation()) -> Result:
+    """Derives, proves and checks `spec`, then writes the chosen formats into `folder`."""
+    derivation = derive(spec)
+    numeric, reason = numeric_table(spec)
+    document = build_document(derivation, numeric, reference(spec, notation), notation)
+    tex = document_latex(document)
+    files = {}
+    if "tex" in formats:
+        files[f"{STEM}.tex"] = tex.encode("utf-8")
+    if "md" in formats:
+        files[f"{STEM}.md"] = document_markdown(document).encode("utf-8")
+    written = write_files(folder, files) if files else []
+    pdf = compile_pdf(tex, folder, STEM) if "pdf" in formats else None
+    if pdf is not None and pdf.pdf is not None:
+        written.append(pdf.pdf)
+    return Result(derivation, numeric, reason, tuple(written), pdf)
+
+
+def summary(result: Result) -> list[str]:
+    derivation = result.derivation
+    names = [name for name, _ in derivation.deltas()] + [f"dJ/d{name}" for name, _ in derivation.gradients]
+    lines = [describe(derivation.spec),
+             f"  derived: {', '.join(names)} (each matrix form found by candidate search)"]
+    proofs = ", ".join(f"{proof.strategy} {'holds' if proof.holds else 'FAILS'} ({len(proof.checks)} checks)"
+                       for proof in derivation.proofs)
+    lines.append(f"  proofs: {proofs}")
+    if result.numeric is None:
+        lines.append(f"  numeric: not run ({result.numeric_reason})")
+    else:
+        worst = max((e for row in result.numeric.errors for e in row if e is not None), default=0.0)
+        verdict = "agree" if result.numeric.agree else "DISAGREE"
+        lines.append(f"  numeric: derived, hand-written and finite differences {verdict} "
+                     f"(worst relative error {'< 1e-6' if worst < DIFFERENCE_SHOWN_BELOW else f'{worst:.1e}'})")
+    if result.pdf is not None and result.pdf.pdf is None:
+        lines.append(f"  pdf: {result.pdf.message}")
+    if result.written:
+        folder = result.written[0].parent
+        lines.append(f"  wrote: {', '.join(str(folder / p.name) for p in result.written)}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """The handler of `backprop derive`; bad input raises ValueError (one line, exit 2 in derive.cli)."""
+    spec = spec_from_args(args)
+    formats = parse_formats(args.formats)
+    notation = LatexNotation(layer_index=args.layer_index, hadamard=args.hadamard, transpose=args.transpose)
+    name = args.name or default_name(spec)
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"--name must be a plain folder name, got {name!r}")
+    result = write_derivation(spec, Path(args.out) / name, formats, notation)
+    for line in summary(result):
+        print(line)
+    failed = not result.derivation.proved or (result.numeric is not None and not result.numeric.agree) \
+        or (result.pdf is not None and result.pdf.failed)
+    return EXIT_FAILED_CHECK if failed else EXIT_OK
