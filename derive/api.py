@@ -20,8 +20,8 @@ def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
     Args:
         spec: the network.
         proofs: "auto" runs the entrywise proof against SymPy's diff of the whole cost when the
-            net is small enough (derive.proof_entrywise.affordable) and the randomized exact
-            proof always; "all" forces both; "entrywise" or "randomized" runs one; "none" skips.
+            net is small enough (derive.proof_entrywise.affordable), again with the activations
+            written out for the tiniest nets, and the randomized exact proof always; "all" forces both; "entrywise" or "randomized" runs one; "none" skips.
             The local proof of the activation rules always runs.
 
     Returns:
@@ -40,6 +40,8 @@ def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
     found = []
     if proofs in ("all", "entrywise") or (proofs == "auto" and affordable(spec)):
         found.append(prove_entrywise(rule, concrete=False))
+    if proofs == "auto" and affordable(spec, concrete=True) and set(spec.activations) != {"f"}:
+        found.append(prove_entrywise(rule, concrete=True))
     if proofs in ("auto", "all", "randomized"):
         found.append(prove_randomized(rule))
     if proofs != "none":

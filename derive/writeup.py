@@ -8,6 +8,7 @@ code between backticks; equations are LaTeX lines, aligned at & when there are s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -214,8 +215,9 @@ def format_error(error: float | None, threshold: float) -> str:
     if error is None:
         return "not run"
     if error < threshold:
-        return f"< {threshold:.0e}"
-    return f"{error:.1e}"
+        return f"$< 10^{{{round(math.log10(threshold))}}}$"
+    mantissa, exponent = f"{error:.1e}".split("e")
+    return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
 
 
 def build_document(derivation: Derivation, numeric: NumericTable | None = None,

@@ -87,3 +87,10 @@ def test_relu_proof_states_its_choice_at_zero():
     derivation = derive(parse_spec("2-2-1", activation="relu", output_activation="identity"))
     local = next(p for p in derivation.proofs if p.strategy == "local")
     assert local.holds and "relu'(0) is taken as 0" in local.caveat
+
+
+def test_tiny_net_is_also_proved_with_the_activation_written_out():
+    derivation = derive(parse_spec("2-1", m=2, cost="binary_cross_entropy"))
+    entrywise = [p for p in derivation.proofs if p.strategy == "entrywise"]
+    assert len(entrywise) == 2 and all(p.holds for p in entrywise)
+    assert "with sigmoid" in entrywise[1].checks[0].compared_with
