@@ -83,7 +83,7 @@ def numeric_table(spec: NetworkSpec) -> tuple[NumericTable | None, str]:
     xor = spec.sizes[0] == 2 and spec.sizes[-1] == 1 and spec.m == 4 and spec.output_activation != "softmax"
     verdict = verify(spec, data=xor_data(spec.convention) if xor else None, seed=0)
     point = ("seed 000's four XOR examples with weights drawn with seed 0" if xor
-             else f"{spec.m} random examples and weights drawn with seed 0")
+             else f"{spec.m} random example{'s' if spec.m != 1 else ''} and weights drawn with seed 0")
     rows, errors = [], []
     for parameter in verdict.parameters:
         pairs = {(pair.first, pair.second): pair.relative_error for pair in parameter.pairs}

@@ -7,6 +7,8 @@ sigma' = sigma (1 - sigma) is proved here.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from derive.activations import ACTIVATION_TABLE
@@ -16,6 +18,7 @@ _x = sp.Symbol("x", real=True)
 _SOFTMAX_UNITS = 3
 
 
+@lru_cache(maxsize=None)  # the rules do not depend on the network: prove each once per process
 def _elementwise_check(name: str) -> ProofCheck:
     entry = ACTIVATION_TABLE[name]
     rule, sympy_diff = entry.derivative(_x), sp.diff(entry.function(_x), _x)
@@ -33,6 +36,7 @@ def _elementwise_check(name: str) -> ProofCheck:
                       "" if holds else f"the rule for {name}' differs from SymPy's diff")
 
 
+@lru_cache(maxsize=None)
 def _softmax_check() -> ProofCheck:
     """d softmax_j / d z_k = yhat_j ([j = k] - yhat_k), for 3 units."""
     z = sp.symbols(f"z0:{_SOFTMAX_UNITS}", real=True)

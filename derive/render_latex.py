@@ -61,7 +61,7 @@ def _block(block) -> str:
         return "\\begin{itemize}\n" + "".join(f"\\item {inline(item)}\n" for item in block.items) + "\\end{itemize}\n"
     if isinstance(block, Table):
         columns = block.columns.replace("p{", r">{\raggedright\arraybackslash}p{")
-        lines = [r"\begin{center}", r"\begin{tabular}{" + columns + "}", r"\toprule",
+        lines = [r"\begin{center}", r"\small", r"\begin{tabular}{" + columns + "}", r"\toprule",
                  " & ".join(inline(cell) for cell in block.header) + r" \\", r"\midrule"]
         lines += [" & ".join(inline(cell) for cell in row) + r" \\" for row in block.rows]
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]

@@ -9,6 +9,7 @@ code between backticks; equations are LaTeX lines, aligned at & when there are s
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -169,7 +170,7 @@ def rejected_items(ctx: Context, step: Step) -> tuple[str, ...]:
         shown = ctx.math(candidate.expression) if candidate.expression is not None \
             else "$" + _label_latex(ctx, candidate.label) + "$"
         if candidate.entry is None:
-            items.append(f"{shown}: {_shape_reason(candidate.reason)}.")
+            items.append(f"{shown}: {shape_reason(candidate.reason)}.")
             continue
         row, column = candidate.entry
         items.append(f"{shown}: unequal at entry ({row}, {column}); the candidate gives "
@@ -178,15 +179,9 @@ def rejected_items(ctx: Context, step: Step) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _shape_reason(reason: str) -> str:
-    # the core writes shapes as 4x1; the write-up as 4 x 1 in math
-    words = []
-    for word in reason.split():
-        if "x" in word and all(part.isdigit() for part in word.rstrip(",").split("x")):
-            rows, columns = word.rstrip(",").split("x")
-            word = f"${rows} \\times {columns}$" + ("," if word.endswith(",") else "")
-        words.append(word)
-    return " ".join(words)
+def shape_reason(reason: str) -> str:
+    """The core's "shapes 4x1 and 3x1 ..." with the shapes as math: 4 x 1 -> $4 \\times 1$."""
+    return re.sub(r"\b(\d+|[A-Za-z]) ?x ?(\d+|[A-Za-z])\b", r"$\1 \\times \2$", reason)
 
 
 def _label_latex(ctx: Context, label: str) -> str:
@@ -211,7 +206,7 @@ def _label_latex(ctx: Context, label: str) -> str:
 
 
 def format_error(error: float | None, threshold: float) -> str:
-    """"< 1e-10" below the threshold (machine-independent), else two significant figures."""
+    """$< 10^{-10}$ below the threshold (machine-independent), else two significant figures."""
     if error is None:
         return "not run"
     if error < threshold:

@@ -13,7 +13,8 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from derive.index_argument import ACTIVATIONS, DELTA, WEIGHTS, IndexArgument, _as_indexed, index_argument, q, r
-from derive.writeup import Context, Equation, Items, Section, Text, entry_name, fraction, rejected_items
+from derive.writeup import (Context, Equation, Items, Section, Text, entry_name, fraction, rejected_items,
+                            shape_reason)
 from derive.writeup_sections import generic
 
 _ENTRY = (0, 0)
@@ -46,7 +47,8 @@ def index_blocks(ctx: Context, argument: IndexArgument) -> list:
              f"&= {ctx.tex(steps[3].expression)} = {ctx.tex(result)}")
     sizes = ("with the sizes left symbolic ($m$ examples, $N$ units in layer $l$, $K$ in layer $l+1$; "
              "$[n = q]$ is 1 when $n = q$ and 0 otherwise)")
-    rejected = [f"${_candidate_latex(ctx, c.label)}$: {c.reason}." for c in argument.candidates if not c.accepted]
+    rejected = [f"${_candidate_latex(ctx, c.label)}$: {shape_reason(c.reason)}." for c in argument.candidates
+                if not c.accepted]
     blocks = [Text(f"The same step for every size at once, with SymPy's indexed sums {sizes}:"),
               Equation(lines)]
     if rejected:
@@ -163,8 +165,9 @@ def hidden_section(ctx: Context) -> Section:
         relabel = {L: "l+1", L - 1: "l"}
         delta = ctx.step(f"delta{L - 1}")
         gradient = ctx.step(f"dJ_dW{L - 1}")
-        blocks += [Text(f"**The recursion.** Nothing above used the number of the layer: for every hidden layer "
-                        f"$l = {L - 1}, \\dots, 2$,"),
+        blocks += [Text(f"**The recursion.** Nothing above used the number of the layer: the first line holds "
+                        f"for every hidden layer $l = {L - 1}, \\dots, 2$, the second for every weight matrix "
+                        f"(with ${generic(ctx, 'a', '1')} = X$):"),
                    Equation((f"{generic(ctx, 'delta', 'l')} &= {ctx.tex(delta.formula, relabel)}",
                              f"{fraction('J', generic(ctx, 'W', 'l'))} &= {ctx.tex(gradient.formula, relabel)}")),
                    Text("Applied to the remaining layers, each formula again found by the candidate search:")]
@@ -194,6 +197,8 @@ def _first_hidden_blocks(ctx: Context, layer: int) -> list:
               Equation((f"{fraction('J', a_entry)} = \\sum_k {delta}_{{{k}}} {fraction(f'{z}_{{{k}}}', a_entry)} "
                         f"= {ctx.tex(value)}",))]
     blocks += index_blocks(ctx, ctx.derivation.index_arguments[0])
+    if ctx.spec.bias == "unit":  # the bias row (column) is not fed by a unit of layer `layer`
+        W = ctx.tex(ctx.shaped(f"W{layer}")[1:, :] if ctx.row else ctx.shaped(f"W{layer}")[:, 1:])
     w_entry = f"{W}_{{{unit}k}}" if ctx.row else f"{W}_{{k{unit}}}"
     product = "\\delta W^{\\top}" if ctx.row else "W^{\\top} \\delta"
     blocks.append(Text(

@@ -195,7 +195,7 @@ def update_section(ctx: Context) -> Section:
               Text("Seed 000 writes new $W$ = old $W$ + $\\eta\\, \\partial J / \\partial W$. With "
                    r"$G = \partial J / \partial W$, to first order $J(W + \eta G) = J(W) + \eta \lVert G \rVert^2 "
                    r"\geq J(W)$: the plus sign climbs the cost. The minus sign descends it.")]
-    if ctx.L == 2 and ctx.spec.m == 1:
+    if ctx.L == 2 and ctx.spec.m == 1 and ctx.spec.cost == "half_sse":
         blocks += _delta_rule(ctx)
     return Section("Update rule", tuple(blocks))
 
@@ -243,7 +243,7 @@ def verification_section(ctx: Context, numeric: NumericTable | None) -> Section:
             rows.append((_quantity(ctx, quantity) if index == 0 else "", core_text(check.compared_with),
                          str(check.entries), result, strategy))
     blocks.append(Table(("formula", "compared with", "entries", "result", "strategy"), tuple(rows),
-                        "p{0.36\\textwidth}p{0.3\\textwidth}rll"))
+                        "p{0.33\\textwidth}p{0.27\\textwidth}rll"))
     if numeric is not None:
         blocks.append(Text(f"Numerically, at {numeric.point}, the worst relative error of any entry, per "
                            "parameter and pair of routes (figures below the shown bound vary from machine to "
