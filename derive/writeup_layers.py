@@ -93,7 +93,8 @@ def weight_gradient_blocks(ctx: Context, layer: int, full: bool) -> list:
                         f"{fraction(f'{z}_{{{indices}}}', weight)} = {ctx.tex(value)}",))]
     if full:
         blocks += index_blocks(ctx, ctx.derivation.index_arguments[1])
-        product = "a^{\\top} \\delta" if ctx.row else "\\delta a^{\\top}"
+        t = ctx.notation.transpose_symbol
+        product = f"a^{{{t}}} \\delta" if ctx.row else f"\\delta a^{{{t}}}"
         blocks.append(Text("The sum runs over the examples $q$, and a matrix product sums over the inner index "
                            "of its two factors (the second of the left, the first of the right). The example "
                            "index is the first index of $a$ in row form (the second in column form), so $a$ must "
@@ -200,13 +201,14 @@ def _first_hidden_blocks(ctx: Context, layer: int) -> list:
     if ctx.spec.bias == "unit":  # the bias row (column) is not fed by a unit of layer `layer`
         W = ctx.tex(ctx.shaped(f"W{layer}")[1:, :] if ctx.row else ctx.shaped(f"W{layer}")[:, 1:])
     w_entry = f"{W}_{{{unit}k}}" if ctx.row else f"{W}_{{k{unit}}}"
-    product = "\\delta W^{\\top}" if ctx.row else "W^{\\top} \\delta"
+    t = ctx.notation.transpose_symbol
+    product = f"\\delta W^{{{t}}}" if ctx.row else f"W^{{{t}}} \\delta"
     blocks.append(Text(
         f"**Why the transpose.** ${w_entry}$ connects unit {unit} of layer {layer} to unit $k$ of layer "
         f"{layer + 1}. Going backwards, unit {unit} collects the error of every unit $k$ it feeds, so the sum runs "
         f"over $k$, the {'second' if ctx.row else 'first'} index of ${W}$. A matrix product sums over the inner "
         f"index, the {'first index of its right' if ctx.row else 'second index of its left'} factor; with "
-        f"$(W^{{\\top}})_{{kj}} = W_{{jk}}$ the sum is the product ${product}$. Seed 000's author saw "
+        f"$(W^{{{t}}})_{{kj}} = W_{{jk}}$ the sum is the product ${product}$. Seed 000's author saw "
         "$W^{(2)T}$ appear without seeing why: it is the local derivative $\\partial z / \\partial a$ "
         "with its indices in the order the matrix product needs."))
     blocks += [Text("Collected over all entries:"),

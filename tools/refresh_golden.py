@@ -1,0 +1,45 @@
+"""Regenerates the golden write-ups under output/ on purpose: `python tools/refresh_golden.py`.
+
+tests/test_golden.py regenerates the same specs into a temporary folder and byte-compares the .tex
+and .md with the committed ones; run this after a deliberate change to the write-ups, look at the
+diff, and commit it. The PDFs are rebuilt too when pdflatex is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from derive.cli_derive import write_derivation  # noqa: E402
+from derive.spec import XOR_SPEC, NetworkSpec  # noqa: E402
+
+# (folder name, spec): seed 000's net, Ng's column form, softmax, three hidden layers, no hidden layer.
+GOLDEN = (
+    ("xor-2-3-1", XOR_SPEC),
+    ("ng-2-3-1-column-bias-unit-bce-l2", NetworkSpec(
+        (2, 3, 1), ("sigmoid", "sigmoid"), cost="binary_cross_entropy", reduction="mean", bias="unit",
+        convention="column", m=4, l2=1.0)),
+    ("softmax-2-3-3-cce", NetworkSpec((2, 3, 3), ("sigmoid", "softmax"), cost="categorical_cross_entropy", m=4)),
+    ("deep-2-3-3-3-1", NetworkSpec((2, 3, 3, 3, 1), ("sigmoid",) * 4, m=4)),
+    ("single-layer-3-2", NetworkSpec((3, 2), ("sigmoid",), m=1)),
+)
+TEXT_FORMATS = ("tex", "md")
+
+
+def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
+    """Writes every golden write-up into `out`/<name>/; returns the files written."""
+    written = []
+    for name, spec in GOLDEN:
+        result = write_derivation(spec, out / name, formats)
+        written += result.written
+        if result.pdf is not None and result.pdf.pdf is None:
+            print(f"{name}: {result.pdf.message}", file=sys.stderr)
+    return written
+
+
+if __name__ == "__main__":
+    for path in refresh():
+        print(path.relative_to(ROOT))
