@@ -139,8 +139,8 @@ def summary(result: Result) -> list[str]:
     names = [name for name, _ in derivation.deltas()] + [f"dJ/d{name}" for name, _ in derivation.gradients]
     lines = [describe(derivation.spec),
              f"  derived: {', '.join(names)} (each matrix form found by candidate search)"]
-    proofs = ", ".join(f"{proof.strategy} {'holds' if proof.holds else 'FAILS'} ({len(proof.checks)} checks)"
-                       for proof in derivation.proofs)
+    proofs = ", ".join(f"{proof.strategy} {'holds' if proof.holds else 'FAILS'} ({len(proof.checks)} "
+                       f"check{'' if len(proof.checks) == 1 else 's'})" for proof in derivation.proofs)
     lines.append(f"  proofs: {proofs}")
     if result.numeric is None:
         lines.append(f"  numeric: not run ({result.numeric_reason})")
