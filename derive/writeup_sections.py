@@ -252,7 +252,9 @@ def verification_section(ctx: Context, numeric: NumericTable | None) -> Section:
             format_error(error, threshold) for error, threshold in zip(errors, numeric.thresholds))
             for name, errors in zip(numeric.rows, numeric.errors))
         blocks.append(Table(("parameter",) + numeric.columns, table_rows, "l" + "r" * len(numeric.columns)))
-        blocks.append(Text("All three routes agree." if numeric.agree else "The routes DISAGREE: see the table."))
+        ran_all = all(error is not None for row in numeric.errors for error in row)
+        agree = "All three routes agree." if ran_all else "The routes that ran agree."
+        blocks.append(Text(agree if numeric.agree else "The routes DISAGREE: see the table."))
     return Section("Verification", tuple(blocks))
 
 
