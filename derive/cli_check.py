@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     spec, params, data, data_text, params_text = load_inputs(args)
     verdict = verify(spec, params, data, seed=args.seed)
     if args.json:
-        print(json.dumps(verdict_json(verdict, data_text, params_text, args.seed), indent=1))
+        print(json.dumps(verdict_json(verdict, data_text, params_text, args.seed), separators=(",", ":")))
     else:
         sys.stdout.write(verdict_text(verdict, data_text, params_text))
     return EXIT_OK if verdict.agree else EXIT_FAILED_CHECK
@@ -125,7 +125,8 @@ def spec_text(spec: NetworkSpec) -> str:
 def _route_descriptions(verdict) -> dict[str, str]:
     from checks.finite_differences import CENTRAL_STEP
 
-    how = "every entry" if verdict.finite_differences == "full" else "random directions in each parameter"
+    how = "every entry" if verdict.finite_differences == "full" else \
+        "random directions in each parameter, and its worst entry"
     return {"derived": "derived: the delta rule derive_rule found, lambdified",
             "hand_written": "hand-written: checks/numpy_backprop.py",
             "finite_differences": f"finite differences: central, {how}, h = {CENTRAL_STEP:.2g}",
