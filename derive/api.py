@@ -44,7 +44,7 @@ def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
         found.append(prove_entrywise(rule, concrete=True))
     if proofs in ("auto", "all", "randomized"):
         found.append(prove_randomized(rule))
-    if proofs != "none":
+    if proofs != "none" and set(spec.activations) != {"f"}:  # a generic f has no rule to prove
         found.append(prove_activation_rules(set(spec.activations)))
     arguments = (index_argument(spec.convention, "dJ/da"), index_argument(spec.convention, "dJ/dW"))
     return dataclasses.replace(rule, proofs=tuple(found), index_arguments=arguments)

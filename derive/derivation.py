@@ -143,7 +143,11 @@ def _matrix_of_template(template: sp.Lambda, matrices: list[sp.MatrixExpr]) -> s
     variables = template.variables
     if body.is_polynomial(*variables) and sp.Poly(body, *variables).total_degree() <= 1 \
             and body.subs({v: 0 for v in variables}) == 0:
-        return sp.MatAdd(*[body.coeff(v) * m for v, m in zip(variables, matrices) if body.coeff(v) != 0]).doit()
+        # keep a common factor outside: (1/m)(Yhat - Y), not (1/m)Yhat - (1/m)Y
+        content, primitive = body.as_content_primitive()
+        total = sp.MatAdd(*[primitive.coeff(v) * m for v, m in zip(variables, matrices)
+                            if primitive.coeff(v) != 0]).doit()
+        return total if content == 1 else sp.MatMul(content, total)
     return EntrywiseMap(template, *matrices)
 
 

@@ -79,7 +79,7 @@ def test_softmax_with_cross_entropy_delta_is_output_minus_target_under_stated_co
 
 def test_mean_reduction_divides_the_output_gradient_by_m():
     derivation = derive(parse_spec("2-3-1", cost="binary_cross_entropy", reduction="mean"))
-    assert derivation.simplified_output_delta.formula == (a3 - y) / 4
+    assert derivation.simplified_output_delta.formula == sp.MatMul(sp.Rational(1, 4), a3 - y)
 
 
 def test_bias_unit_drops_the_bias_row_from_the_hidden_delta():
