@@ -1,0 +1,514 @@
+"""verify-formula: a NumPy-like formula for one derived quantity, parsed safely and compared two ways."""
+
+# The formula is handed to derive/expression_parser.py only (Python's ast, a whitelist of node
+# types, nothing run), over the network's named matrices:
+#   X (= a1), y (or Y), yhat (= a(L)), W1, b1, ..., z2, a2, ..., delta2, ..., m, l2 (or lam)
+# and the functions sigmoid, tanh, relu, identity, f (each with its _prime), ones(rows, columns).
+# As in NumPy, `@` is the matrix product, `*` `/` `+` `-` `**` act entry by entry, a number
+# broadcasts over a matrix, and a 1-row or 1-column matrix broadcasts along its length-1 axis.
+#
+# Two routes compare it with the derived formula:
+#   symbolic  entry by entry (derive.matrix_ops.entry_of), every delta, a(l) and f' written out
+#             in terms of z (and, when that is not enough, z in terms of the layer below), then
+#             derive.matrix_ops.is_zero on the difference; opaque f, f' make it hold for every f;
+#   modular   both sides evaluated exactly modulo 2^61 - 1 at random points (derive.modular),
+#             every activation an opaque function with its derivative rule, as the randomized
+#             proof does.
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from checks import mistakes
+from derive import modular
+from derive.activations import ACTIVATION_TABLE, activation as activation_entry, opaque_pair
+from derive.costs import L2_STRENGTH
+from derive.derivation import Derivation, compared_positions
+from derive.expression_parser import FormulaError, parse_formula
+from derive.matrix_ops import EntrywiseMap, apply_entrywise, entry_of, is_zero
+from derive.network import SymbolicNetwork
+from derive.proof_randomized import _random_point
+from derive.spec import NetworkSpec
+
+MODULAR_SEEDS = (11, 12)  # two random points: a wrong formula survives each with probability ~1e-18
+
+_ENTRY = re.compile(r"^(delta|a|z)(\d+)_(\d+)_(\d+)$")
+_TARGET_ALIAS = re.compile(r"^(?:d|dJ_?d|grad_?)([Wb]\d+)$")
+
+
+class ShapeMismatch(ValueError):
+    """Two operands whose shapes do not fit the operator."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The grammar: NumPy's operators on SymPy matrix expressions.
+
+
+def _is_matrix(value) -> bool:
+    return getattr(value, "is_Matrix", False)
+
+
+def _shape(value) -> str:
+    return f"{value.shape[0]} x {value.shape[1]}"
+
+
+def _broadcast(a, b, sign: str):
+    """NumPy broadcasting of two matrices: a length-1 axis is repeated with a ones matrix."""
+    rows = _broadcast_size(a.shape[0], b.shape[0])
+    columns = _broadcast_size(a.shape[1], b.shape[1])
+    if rows is None or columns is None:
+        raise ShapeMismatch(f"shape error: {_shape(a)} and {_shape(b)} do not broadcast for '{sign}'")
+    return _stretched(a, rows, columns), _stretched(b, rows, columns)
+
+
+def _broadcast_size(first: int, second: int) -> int | None:
+    if first == second or second == 1:
+        return first
+    return second if first == 1 else None
+
+
+def _stretched(matrix, rows: int, columns: int):
+    if matrix.shape[0] != rows:
+        matrix = sp.MatMul(sp.OneMatrix(rows, 1), matrix)
+    if matrix.shape[1] != columns:
+        matrix = sp.MatMul(matrix, sp.OneMatrix(1, columns))
+    return matrix
+
+
+def _entrywise(body, *matrices):
+    variables = sp.symbols(f"u0:{len(matrices)}")
+    return EntrywiseMap(sp.Lambda(variables, body(*variables)), *matrices)
+
+
+def _add(a, b, sign: str = "+"):
+    scale = 1 if sign == "+" else -1
+    if _is_matrix(a) and _is_matrix(b):
+        a, b = _broadcast(a, b, sign)
+        return sp.MatAdd(a, sp.MatMul(scale, b) if scale == -1 else b)
+    if _is_matrix(a):
+        return sp.MatAdd(a, sp.MatMul(scale * b, sp.OneMatrix(*a.shape)))
+    if _is_matrix(b):
+        return sp.MatAdd(sp.MatMul(a, sp.OneMatrix(*b.shape)), sp.MatMul(scale, b) if scale == -1 else b)
+    return a + scale * b
+
+
+def _multiply(a, b):
+    if _is_matrix(a) and _is_matrix(b):
+        return sp.HadamardProduct(*_broadcast(a, b, "*"))
+    if _is_matrix(a) or _is_matrix(b):
+        return sp.MatMul(a, b) if _is_matrix(b) else sp.MatMul(b, a)
+    return a * b
+
+
+def _divide(a, b):
+    if _is_matrix(a) and _is_matrix(b):
+        return _entrywise(lambda u, v: u / v, *_broadcast(a, b, "/"))
+    if _is_matrix(b):
+        return _entrywise(lambda u: a / u, b)
+    if _is_matrix(a):
+        return sp.MatMul(1 / b, a)
+    return a / b
+
+
+def _power(a, b):
+    if _is_matrix(b):
+        raise ShapeMismatch("a matrix exponent is not accepted: write matrix ** number")
+    if _is_matrix(a):
+        return _entrywise(lambda u: u ** b, a)
+    return a ** b
+
+
+def _matmul(a, b):
+    if not (_is_matrix(a) and _is_matrix(b)):
+        raise ShapeMismatch("@ needs two matrices; use * to scale by a number")
+    if a.shape[1] != b.shape[0]:
+        raise ShapeMismatch(f"shape error: {_shape(a)} @ {_shape(b)}: the left's {a.shape[1]} columns "
+                            f"do not match the right's {b.shape[0]} rows")
+    return sp.MatMul(a, b)
+
+
+def _transpose(a):
+    if not _is_matrix(a):
+        raise ShapeMismatch(".T needs a matrix")
+    return sp.Transpose(a)
+
+
+OPERATORS = {
+    "add": lambda a, b: _add(a, b, "+"),
+    "sub": lambda a, b: _add(a, b, "-"),
+    "mul": _multiply,
+    "div": _divide,
+    "pow": _power,
+    "neg": lambda a: sp.MatMul(-1, a) if _is_matrix(a) else -a,
+    "matmul": _matmul,
+    "transpose": _transpose,
+}
+
+
+def _applied(function: type[sp.Function]):
+    def apply(matrix):
+        if not _is_matrix(matrix):
+            raise ShapeMismatch(f"{function.__name__} takes a matrix, not a number")
+        return apply_entrywise(function, matrix)
+    return apply
+
+
+def _ones(rows, columns):
+    if not (rows.is_Integer and columns.is_Integer and rows >= 1 and columns >= 1):
+        raise ShapeMismatch("ones(rows, columns) takes two positive whole numbers")
+    return sp.OneMatrix(int(rows), int(columns))
+
+
+def _functions() -> dict:
+    functions = {}
+    for name in ACTIVATION_TABLE:
+        if name == "softmax":
+            continue
+        function, prime = opaque_pair(name)
+        functions[name], functions[f"{name}_prime"] = _applied(function), _applied(prime)
+    functions["ones"] = _ones
+    return functions
+
+
+FUNCTIONS = _functions()
+
+
+def formula_names(network: SymbolicNetwork) -> dict[str, sp.Basic]:
+    """Every name a formula may use for this network, and what it stands for."""
+    names: dict[str, sp.Basic] = {"X": network.inputs.symbol, "a1": network.inputs.symbol,
+                                  "y": network.targets.symbol, "Y": network.targets.symbol,
+                                  "yhat": network.output.symbol, "m": sp.Integer(network.spec.m),
+                                  "l2": L2_STRENGTH, "lam": L2_STRENGTH}
+    for quantity in network.parameters():
+        names[quantity.name] = quantity.symbol
+    for layer in range(2, network.output_layer + 1):
+        for quantity in (network.pre_activation(layer), network.activation(layer), network.delta(layer)):
+            names[quantity.name] = quantity.symbol
+    return names
+
+
+def parse_matrix_formula(text: str, spec: NetworkSpec) -> sp.MatrixExpr:
+    """The formula as a SymPy matrix expression over the network's named matrices.
+
+    Raises:
+        FormulaError: anything outside the grammar, or shapes that do not fit (the message
+            gives the shapes).
+    """
+    network = mistakes.formula_set(spec).network
+    value = parse_formula(text, names=formula_names(network), functions=FUNCTIONS, operators=OPERATORS,
+                          allow_matmul=True, allow_transpose=True)
+    if not _is_matrix(value):
+        raise FormulaError(f"the formula {text!r} is a number, not a matrix")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The derived side.
+
+
+def resolve_target(target: str, derivation: Derivation) -> tuple[str, sp.MatrixExpr]:
+    """("W1", dJ/dW1's formula) for "W1", "dW1", "dJ_dW1"; ("delta2", ...) for "delta2"; steps by name."""
+    name = target.strip()
+    match = _TARGET_ALIAS.match(name)
+    parameters = dict(derivation.gradients)
+    if match and match.group(1) in parameters:
+        name = match.group(1)
+    if name in parameters:
+        return name, parameters[name]
+    deltas = dict(derivation.deltas())
+    if name in deltas:
+        return name, deltas[name]
+    steps = {s.name: s.formula for s in derivation.steps}
+    if name in steps:
+        return name, steps[name]
+    accepted = ", ".join(list(deltas) + list(parameters) + [s for s in steps if s.startswith("dJ_d")])
+    raise ValueError(f"unknown quantity {target!r} for --for; accepted: {accepted}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Route 1: symbolic, entry by entry.
+
+
+class _Expander:
+    """Writes entries of delta, a and (on request) z in terms of the layers below them."""
+
+    def __init__(self, derivation: Derivation):
+        self.derivation = derivation
+        self.network = derivation.network
+        self.deltas = dict(derivation.deltas())
+        self.memo: dict[tuple[sp.Symbol, bool], sp.Expr] = {}
+        self.primes = {}
+        for name in set(self.network.spec.activations):
+            entry = activation_entry(name)
+            if name != "softmax" and entry.derivative_from_output is not None:
+                function, prime = opaque_pair(name)
+                self.primes[prime] = lambda t, f=function, e=entry: e.derivative_from_output(f(t))
+
+    def expand(self, expression: sp.Expr, deep: bool) -> sp.Expr:
+        symbols = [s for s in expression.free_symbols if _ENTRY.match(s.name)]
+        replaced = expression.xreplace({s: self._symbol(s, deep) for s in symbols})
+        return replaced.replace(lambda e: type(e) in self.primes, lambda e: self.primes[type(e)](e.args[0]))
+
+    def _symbol(self, symbol: sp.Symbol, deep: bool) -> sp.Expr:
+        key = (symbol, deep)
+        if key not in self.memo:
+            kind, layer, row, column = _ENTRY.match(symbol.name).groups()
+            layer, position = int(layer), (int(row), int(column))
+            if kind == "delta":
+                value = self.expand(entry_of(self.deltas[symbol.name[: -len(f"_{row}_{column}")]], *position), deep)
+            elif kind == "a":
+                value = self.expand(self.network.activation_entry(layer, position), deep)
+            elif deep:  # z
+                value = self.expand(self.network.pre_activation_entry(layer, position), deep)
+            else:
+                value = symbol
+            self.memo[key] = value
+        return self.memo[key]
+
+
+@dataclass(frozen=True)
+class EntryComparison:
+    """The symbolic route's result."""
+
+    equal: bool
+    compared: int
+    total: int
+    entry: tuple[int, int] | None = None
+    formula_entry: sp.Expr | None = None
+    derived_entry: sp.Expr | None = None
+
+
+def compare_symbolically(formula: sp.MatrixExpr, derived: sp.MatrixExpr, derivation: Derivation) -> EntryComparison:
+    """Entry by entry: formula[i, j] - derived[i, j] is exactly zero, for every f (opaque f, f').
+
+    formula[i, j] = derived[i, j] is checked with delta and a written out in terms of z (sigma'
+    as sigma (1 - sigma), tanh' as 1 - tanh^2); when that fails, with z written out too, so that
+    sigmoid_prime(X @ W1) equals sigmoid_prime(z2).
+    """
+    expander = _Expander(derivation)
+    positions = compared_positions(tuple(derived.shape))
+    for position in positions:
+        mine, theirs = entry_of(formula, *position), entry_of(derived, *position)
+        if mine == theirs:
+            continue
+        if is_zero(expander.expand(mine, False) - expander.expand(theirs, False)):
+            continue
+        if is_zero(expander.expand(mine, True) - expander.expand(theirs, True)):
+            continue
+        return EntryComparison(False, len(positions), derived.shape[0] * derived.shape[1], position, mine, theirs)
+    return EntryComparison(True, len(positions), derived.shape[0] * derived.shape[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Route 2: exact evaluation modulo a prime.
+
+
+class _OpaqueValues:
+    """Each activation an opaque function on GF(p): one value per argument, tied to the network's
+    own values (f(z(l)) = a(l), f'(z(l)) as the randomized proof drew it) and to the derivative
+    rule (sigma' = sigma (1 - sigma), tanh' = 1 - tanh^2, relu = relu' x, relu' in {0, 1})."""
+
+    def __init__(self, network: SymbolicNetwork, env: dict, seed: int):
+        self.generator = random.Random(seed)
+        self.values: dict[tuple[str, int], int] = {}
+        for layer in range(2, network.output_layer + 1):
+            name = network.spec.activation(layer)
+            if name == "softmax":
+                continue
+            z, a = env[f"z{layer}"], env[f"a{layer}"]
+            prime = env[(f"{name}_prime", f"z{layer}")]
+            for index in np.ndindex(z.shape):
+                self.values[(name, int(z[index]))] = int(a[index])
+                self.values[(f"{name}_prime", int(z[index]))] = int(prime[index])
+
+    def __call__(self, function: str, argument: int) -> int:
+        key = (function, argument)
+        if key not in self.values:
+            base = function.removesuffix("_prime")
+            if base == "identity":
+                self.values[("identity", argument)], self.values[("identity_prime", argument)] = argument, 1
+            elif base == "relu":
+                on = self.generator.randrange(2)
+                self.values[("relu", argument)], self.values[("relu_prime", argument)] = on * argument % modular.PRIME, on
+            elif base in ("sigmoid", "tanh"):
+                if (base, argument) not in self.values:
+                    self.values[(base, argument)] = self.generator.randrange(2, modular.PRIME)
+                value = self.values[(base, argument)]
+                rule = activation_entry(base).derivative_from_output(sp.Integer(value))
+                self.values[(f"{base}_prime", argument)] = int(rule) % modular.PRIME
+            else:  # the generic f: f and f' independent
+                self.values[key] = self.generator.randrange(1, modular.PRIME)
+        return self.values[key]
+
+
+def _with_opaque_values(expression, env: dict, opaque: _OpaqueValues, counter: list):
+    """Replaces each f(M) by a fresh matrix symbol holding its values, innermost first."""
+    if not _is_matrix(expression) or isinstance(expression, sp.MatrixSymbol):
+        return expression
+    arguments = [_with_opaque_values(a, env, opaque, counter) for a in expression.args]
+    if isinstance(expression, EntrywiseMap):
+        call = mistakes._opaque_call(expression)
+        if call is not None:
+            inner = modular.evaluate(arguments[1], env)
+            values = np.array([[opaque(call[0], int(v)) for v in row] for row in inner], dtype=object)
+            counter.append(0)
+            name = f"opaque_{len(counter)}"
+            env[name] = values.reshape(inner.shape)
+            return sp.MatrixSymbol(name, *expression.shape)
+    if all(a is b for a, b in zip(arguments, expression.args)):
+        return expression
+    return expression.func(*arguments)
+
+
+def modular_values(expression, derivation: Derivation, seed: int):
+    """The expression's exact value modulo 2^61 - 1 at the seeded random point."""
+    network = derivation.network
+    env = dict(_random_point(network, seed).values)
+    for name, formula in derivation.deltas():
+        env[name] = modular.evaluate(formula, env)
+    opaque = _OpaqueValues(network, env, seed)
+    return modular.evaluate(_with_opaque_values(expression, env, opaque, []), env)
+
+
+def compare_modular(formula, derived, derivation: Derivation, seeds=MODULAR_SEEDS) -> bool | None:
+    """True when both sides agree exactly at every seeded point; None where the route does not apply."""
+    try:
+        return all(np.array_equal(modular_values(formula, derivation, s) % modular.PRIME,
+                                  modular_values(derived, derivation, s) % modular.PRIME) for s in seeds)
+    except (ValueError, KeyError, ZeroDivisionError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict.
+
+
+@dataclass(frozen=True)
+class FormulaVerdict:
+    """check_formula's answer."""
+
+    text: str
+    target: str
+    formula: sp.MatrixExpr
+    derived: sp.MatrixExpr
+    spec: NetworkSpec
+    shape_error: str
+    symbolic: EntryComparison | None
+    modular: bool | None
+    explanations: tuple[mistakes.Mistake, ...]
+    factor: sp.Rational | None = None  # the formula is exactly this times the derived one
+
+    @property
+    def agree(self) -> bool:
+        return not self.shape_error and self.symbolic is not None and self.symbolic.equal \
+            and self.modular is not False
+
+    def report(self) -> str:
+        shape = lambda e: f"{e.shape[0]} x {e.shape[1]}"
+        lines = [f"formula: {self.text.strip()}  ({shape(self.formula)})",
+                 f"read as: {mistakes.formula_text(self.formula)}",
+                 f"derived: {self.target} = {mistakes.formula_text(self.derived)}  ({shape(self.derived)})"]
+        if self.shape_error:
+            lines.append(self.shape_error)
+        else:
+            s = self.symbolic
+            part = f"{s.compared} of {s.total}" if s.compared < s.total else f"all {s.total}"
+            if s.equal:
+                lines.append(f"symbolic, entry by entry ({part} entries, for every f): equal")
+            else:
+                lines.append(f"symbolic, entry by entry: differs at entry {list(s.entry)}: the formula gives "
+                             f"{_entry_text(s.formula_entry)}, the derivation {_entry_text(s.derived_entry)}")
+            exact = {True: "equal", False: "differs", None: "not applicable to this formula"}[self.modular]
+            lines.append(f"exact, modulo 2^61 - 1 at {len(MODULAR_SEEDS)} random points: {exact}")
+            if self.symbolic.equal != self.modular and self.modular is not None:
+                lines.append("the two routes disagree: a bug in this tool; please report it")
+        if self.explanations:
+            lines.append("diagnosis: the formula equals " + ("this" if len(self.explanations) == 1 else "each of these")
+                         + " mistaken form from the catalogue:")
+            lines += [f"  - {m}" for m in self.explanations]
+        if self.factor is not None:
+            why = {sp.Integer(-1): " (the sign flipped)"}.get(
+                self.factor, f" (m = {self.spec.m}: a 1/m missing or extra)" if abs(self.factor) in
+                (self.spec.m, sp.Rational(1, self.spec.m)) else "")
+            lines.append(f"diagnosis: the formula is exactly {self.factor} times the derived one{why}")
+        lines.append("verdict: CORRECT" if self.agree else f"verdict: WRONG for {self.target}")
+        return "\n".join(lines)
+
+
+def _entry_text(value: sp.Expr) -> str:
+    return sp.sstr(value.xreplace({L2_STRENGTH: sp.Symbol("l2")}))
+
+
+def check_formula(text: str, target: str, spec: NetworkSpec) -> FormulaVerdict:
+    """Checks a NumPy-like formula for one derived quantity of `spec`.
+
+    Args:
+        text: e.g. "delta3 @ W2.T * sigmoid_prime(z2)".
+        target: what it claims to be: "delta2", "W1" (or "dJ_dW1", "dW1"), "b1", "dJ_dyhat", ...
+        spec: the network.
+
+    Returns:
+        The FormulaVerdict: shapes, both routes, and the catalogue mistakes it equals when wrong.
+
+    Raises:
+        FormulaError: the text is outside the grammar or its shapes do not fit inside it.
+        ValueError: an unknown target.
+
+    >>> from derive.spec import XOR_SPEC
+    >>> check_formula("delta3 @ W2.T * sigmoid_prime(z2)", "delta2", XOR_SPEC).agree
+    True
+    """
+    derivation = mistakes.cached_derivation(spec)
+    name, derived = resolve_target(target, derivation)
+    formula = parse_matrix_formula(text, spec)
+    if tuple(formula.shape) != tuple(derived.shape):
+        convention = "m x n" if spec.convention == "row" else "n x m"
+        hint = " (the transpose of what it should be)" if tuple(formula.shape) == tuple(derived.shape)[::-1] else ""
+        error = (f"shape error: the formula gives a {formula.shape[0]} x {formula.shape[1]} matrix{hint}; "
+                 f"{name} is {derived.shape[0]} x {derived.shape[1]}"
+                 + (f" ({convention} in {spec.convention} form)" if name.startswith("delta") else ""))
+        return FormulaVerdict(text, name, formula, derived, spec, error, None, None, ())
+    symbolic = compare_symbolically(formula, derived, derivation)
+    exact = compare_modular(formula, derived, derivation)
+    explanations = () if symbolic.equal else _matching_mistakes(formula, name, derivation)
+    factor = None if symbolic.equal or explanations else _constant_factor(formula, derived, derivation)
+    return FormulaVerdict(text, name, formula, derived, spec, "", symbolic, exact, explanations, factor)
+
+
+def _constant_factor(formula, derived, derivation: Derivation) -> sp.Rational | None:
+    """c when the formula is exactly c times the derived one, for the factors a slip makes."""
+    m = derivation.spec.m
+    for c in (sp.Integer(-1), sp.Integer(m), sp.Rational(1, m), sp.Integer(-m), sp.Rational(-1, m),
+              sp.Integer(2), sp.Rational(1, 2)):
+        if c not in (0, 1) and compare_modular(formula, sp.MatMul(c, derived), derivation):
+            return c
+    return None
+
+
+def _matching_mistakes(formula, name: str, derivation: Derivation) -> tuple[mistakes.Mistake, ...]:
+    """The catalogue mistakes whose version of `name`'s formula equals the user's, exactly."""
+    formulas = mistakes.formula_set(derivation.spec)
+    if name.startswith("delta"):
+        own = {name}
+    elif f"grad_{name}" in formulas.names:
+        own = {f"grad_{name}", f"dJ_d{name}", f"dR_d{name}"}
+    else:
+        return ()
+    found = []
+    for mistake in mistakes.catalogue(derivation.spec):
+        if not mistake.touched <= own:
+            continue
+        changed = mistakes.apply_mistakes(formulas, (mistake,))
+        if changed is None:
+            continue
+        changed = dict(changed)
+        variant = changed[name] if name.startswith("delta") else changed[f"grad_{name}"].xreplace(
+            {sp.MatrixSymbol(n, *formula.shape): changed[n] for n in own if n in changed and n != f"grad_{name}"})
+        if tuple(variant.shape) == tuple(formula.shape) and compare_modular(formula, variant, derivation):
+            found.append(mistake)
+    return tuple(found)

@@ -1,0 +1,136 @@
+"""`backprop verify` and `backprop verify-formula`: a person's backprop code or formula, checked."""
+
+# derive/ does not need checks/ except here: these subcommands are the bridge between the
+# derivation and the numeric side, and import checks only when they run.
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+from derive.cli_spec import add_spec_options, spec_from_args
+
+EXIT_OK = 0
+EXIT_FAILED_CHECK = 1  # the same codes as derive/cli.py
+_MODULE_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `verify` and `verify-formula` subcommands."""
+    verify = subparsers.add_parser(
+        "verify", help="check a hand-written backprop function against the derived gradients",
+        description="Calls FILE.py:FUNCTION as fn(X, y, W1, [b1,] W2, ...) with arrays in the spec's "
+                    "convention, at the spec's own data (seed 000's XOR data for a 2-n-1 net with m = 4) "
+                    "and at seeded random points, and compares what it returns with the derived "
+                    "gradients; when they differ, names the catalogue mistakes that reproduce its "
+                    "numbers. The file is imported to find the function, so its top-level code runs "
+                    "as it would under `import`; only import files you trust. Exit 0: agrees; "
+                    "1: disagrees; 2: bad input (the file, the function or its outputs do not fit).")
+    verify.add_argument("target", metavar="FILE.py:FUNCTION", help="the file and the function in it")
+    verify.add_argument("--returns", default="gradients",
+                        help="what the function returns: gradients (dJ/dW1, [dJ/db1,] dJ/dW2, ... in that "
+                             "order, default), deltas, cost, a name (W1, delta2) or an entry (W2[0,0]); "
+                             "several comma-separated, returned in that order")
+    verify.add_argument("--points", type=int, default=3, help="seeded random points (default 3)")
+    verify.add_argument("--seed", type=int, default=0, help="random point k uses seed SEED + k (default 0)")
+    verify.add_argument("--tolerance", type=float, default=None,
+                        help="relative to each output's scale (default 1e-9; see checks/verify_function.py)")
+    add_spec_options(verify)
+    verify.set_defaults(handler=run_verify)
+
+    formula = subparsers.add_parser(
+        "verify-formula", help="check a NumPy-like formula for one delta or gradient",
+        description="Parses FORMULA safely (Python's ast with a whitelist; nothing is run) over the "
+                    "network's names: X, y, yhat, W1, b1, z2, a2, delta2, ..., m, l2; functions "
+                    "sigmoid, tanh, relu, identity, f and their _prime, ones(rows, columns); @ is the "
+                    "matrix product, * / + - ** act entry by entry. Compares it entry by entry with "
+                    "the derived formula (symbolically, for every f) and exactly modulo a prime at "
+                    "random points. Exit 0: equal; 1: different (a wrong shape included); 2: bad input.")
+    formula.add_argument("formula", help='e.g. "delta3 @ W2.T * sigmoid_prime(z2)"')
+    formula.add_argument("--for", dest="target", required=True, metavar="QUANTITY",
+                         help="what the formula claims to be: delta2, W1 (or dJ_dW1), b1, dJ_dyhat, ...")
+    add_spec_options(formula)
+    formula.set_defaults(handler=run_verify_formula)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Runs `backprop verify`: 0 when every output agrees, 1 when one does not.
+
+    Raises:
+        ValueError: a bad spec, --returns, file or function; a function that does not fit the
+            contract (ContractError).
+    """
+    from checks.verify_function import VERDICT_TOLERANCE, contract, verify_function
+
+    spec = spec_from_args(args)
+    contract(spec, args.returns)  # a bad --returns is reported before the user's file runs
+    tolerance = VERDICT_TOLERANCE if args.tolerance is None else args.tolerance
+    if not tolerance > 0:
+        raise ValueError(f"--tolerance must be a positive number, got {args.tolerance!r}")
+    fn, label = load_function(args.target)
+    verdict = verify_function(fn, spec, args.returns, points=args.points, seed=args.seed,
+                              tolerance=tolerance, name=label)
+    print(verdict.report())
+    return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
+
+
+def run_verify_formula(args: argparse.Namespace) -> int:
+    """Runs `backprop verify-formula`: 0 when the formula equals the derived one, 1 when not.
+
+    Raises:
+        ValueError: a bad spec or quantity; FormulaError for a formula outside the grammar.
+    """
+    from checks.formula_check import check_formula
+
+    verdict = check_formula(args.formula, args.target, spec_from_args(args))
+    print(verdict.report())
+    return EXIT_OK if verdict.agree else EXIT_FAILED_CHECK
+
+
+def load_function(target: str) -> tuple[Callable, str]:
+    """Imports FILE.py and returns (its FUNCTION, "FILE.py:FUNCTION").
+
+    Importing runs the file's top-level code, as `import` does; nothing else of it runs here.
+
+    Raises:
+        ValueError: not FILE.py:FUNCTION, no such file, a file that does not import, or no such
+            function in it.
+    """
+    path_text, colon, name = target.rpartition(":")
+    if not colon or not path_text or not name:
+        raise ValueError(f"expected FILE.py:FUNCTION, got {target!r}")
+    if not name.isidentifier():
+        raise ValueError(f"{name!r} is not a Python function name (in {target!r})")
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise ValueError(f"{path} is not a .py file; expected FILE.py:FUNCTION")
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    module_name = "backprop_user_" + _MODULE_NAME.sub("_", str(path.resolve().with_suffix("")))[-60:]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling in the file look themselves up here
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        sys.modules.pop(module_name, None)
+        raise ValueError(f"{path} does not parse: line {error.lineno}: {error.msg}") from None
+    except (Exception, SystemExit) as error:  # the user's top-level code: report, do not crash
+        sys.modules.pop(module_name, None)
+        raise ValueError(f"importing {path} raised {type(error).__name__}: {error}") from None
+    function = getattr(module, name, None)
+    if function is None:
+        defined = sorted(n for n, v in vars(module).items()
+                         if inspect.isfunction(v) and v.__module__ == module_name)
+        raise ValueError(f"{path} has no function {name!r}; functions defined there: "
+                         f"{', '.join(defined) or 'none'}")
+    if not callable(function):
+        raise ValueError(f"{path}:{name} is a {type(function).__name__}, not a function")
+    return function, f"{path}:{name}"
