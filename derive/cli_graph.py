@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +13,7 @@ from derive.circuit import Circuit, build_circuit, check_gradients, run_circuit
 from derive.circuit_render import (circuit_graph, latex_steps, markdown_steps, render_graph,
                                    step_table)
 from derive.cli_spec import add_spec_options, spec_from_args
+from derive.output_files import write_file
 from derive.network_graph import (network_graph, network_latex, network_markdown,
                                   network_picture, network_text)
 
@@ -181,20 +179,4 @@ def _write_all(out: Path, name: str, formats: tuple[str, ...],
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Writes to a temporary file beside `path`, then renames it: never a half-written file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it; put it straight back
-    os.umask(mask)
-    return mask
+    write_file(path, data)

@@ -16,7 +16,7 @@ import sympy as sp
 from derive import chain_rule
 from derive.activations import activation as activation_entry
 from derive.matrix_form import Candidate, MatrixForm, find_matrix_form, product_candidates
-from derive.matrix_ops import EntrywiseMap, apply_entrywise, entry_of, is_zero
+from derive.matrix_ops import EntrywiseMap, apply_entrywise, is_zero
 from derive.network import MatrixQuantity, SymbolicNetwork, symbolic_network
 from derive.spec import NetworkSpec
 

@@ -140,7 +140,7 @@ def index_argument(convention: str, quantity: str) -> IndexArgument:
         IndexStep(f"one entry of the next layer's pre-activation, {z_label}", z),
         IndexStep(f"its local partial by {variable} (SymPy diff; the Kronecker deltas pick the "
                   "matching term)", local),
-        IndexStep(f"chain rule: sum over every entry of z of delta times that partial", chain),
+        IndexStep("chain rule: sum over every entry of z of delta times that partial", chain),
         IndexStep("the Kronecker delta collapses one sum", collapsed),
     )
     if form is not None:

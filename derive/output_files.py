@@ -40,16 +40,34 @@ def write_files(folder: str | os.PathLike, files: Mapping[str, bytes]) -> list[P
                 stream.write(content)
                 stream.flush()
                 os.fsync(stream.fileno())
+            # mkstemp makes the file private (0600); give it the mode a plain open() would
+            os.chmod(path, 0o666 & ~_umask())
     except BaseException:
         for _, path in temporary:
             path.unlink(missing_ok=True)
         raise
     written = []
-    for name, path in temporary:
-        target = folder / name
-        os.replace(path, target)
-        written.append(target)
+    try:
+        for name, path in temporary:
+            target = folder / name
+            os.replace(path, target)
+            written.append(target)
+    finally:  # a failed rename (a full disk, a read-only target) leaves no temporary behind
+        for _, path in temporary:
+            path.unlink(missing_ok=True)
     return written
+
+
+def write_file(path: str | os.PathLike, content: bytes) -> Path:
+    """Writes one file atomically (see write_files)."""
+    path = Path(path)
+    return write_files(path.parent, {path.name: content})[0]
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 @dataclass(frozen=True)
