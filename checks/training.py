@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-import io
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -16,7 +16,6 @@ import numpy as np
 
 from checks.numpy_backprop import Backprop, backprop, check_data, check_params, check_spec
 from checks.data import generator, zero_params
-from derive.output_files import write_file
 
 
 @dataclass(frozen=True)
@@ -248,7 +247,15 @@ def plot_costs(history: TrainingHistory, path: str | os.PathLike, title: str = "
     axes.set_ylabel("J")
     axes.set_title(title)
     axes.set_yscale("log" if min(history.costs, default=0.0) > 0 else "linear")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    write_file(path, buffer.getvalue())  # a temporary name, then renamed: never half a PNG
+    # A temporary name, then renamed: never half a PNG. Not derive.output_files: importing
+    # derive loads SymPy, and this side stays NumPy-only (tests/test_numpy_backprop.py).
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            figure.savefig(file, format="png")
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 is for the half-written file only
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
     return path
