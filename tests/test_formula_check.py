@@ -122,3 +122,21 @@ def test_an_unknown_target_lists_the_accepted_ones():
 def test_numpy_broadcasting_of_a_row_and_a_column():
     formula = parse_matrix_formula("delta3 * W2.T", XOR_SPEC)
     assert formula.shape == (4, 3)
+
+
+# --- a larger net: z is not written out, the exact route decides ----------------------------------
+
+LARGER = parse_spec("20-10-3", m=2)  # 230 parameters x 2 examples, over DEEP_EXPANSION_LIMIT
+
+
+def test_on_a_larger_net_an_equality_that_needs_z_written_out_is_decided_exactly():
+    verdict = check_formula("delta3 @ W2.T * sigmoid_prime(X @ W1)", "delta2", LARGER)
+    assert verdict.symbolic.equal is None and verdict.modular is True
+    assert verdict.agree
+    assert "the exact route decides" in verdict.report()
+
+
+def test_on_a_larger_net_a_wrong_formula_is_still_caught_and_named():
+    verdict = check_formula("delta3 @ W2.T * sigmoid_prime(a2)", "delta2", LARGER)
+    assert not verdict.agree and verdict.modular is False
+    assert [m.key for m in verdict.explanations] == ["derivative_of_activation"]
