@@ -94,3 +94,25 @@ def test_tiny_net_is_also_proved_with_the_activation_written_out():
     entrywise = [p for p in derivation.proofs if p.strategy == "entrywise"]
     assert len(entrywise) == 2 and all(p.holds for p in entrywise)
     assert "with sigmoid" in entrywise[1].checks[0].compared_with
+
+
+def test_randomized_proof_catches_a_sign_flip_through_a_relu_layer():
+    # relu' is 0 or 1: a proof that drew it from the rule could see a layer of zeros and miss this
+    derivation = derive(parse_spec("2-2-1", activation="relu", output_activation="sigmoid", m=1),
+                        proofs="none")
+    for seed in range(5):
+        assert not prove_randomized(_sign_flipped(derivation), seed=seed).holds
+
+
+def test_randomized_proof_checks_the_shortened_output_delta():
+    derivation = derive(parse_spec("2-3-1", cost="binary_cross_entropy"), proofs="randomized")
+    randomized = next(p for p in derivation.proofs if p.strategy == "randomized exact")
+    assert any(c.quantity.startswith("delta3 = ") and c.holds for c in randomized.checks)
+
+
+def test_a_wrong_shortened_output_delta_fails_the_randomized_proof():
+    derivation = derive(parse_spec("2-3-1", cost="binary_cross_entropy"), proofs="none")
+    wrong = dataclasses.replace(derivation, simplified_output_delta=dataclasses.replace(
+        derivation.simplified_output_delta, formula=sp.MatrixSymbol("y", 4, 1) - sp.MatrixSymbol("a3", 4, 1)))
+    proof = prove_randomized(wrong)
+    assert [c.layer for c in proof.failures] == [3]
