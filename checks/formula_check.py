@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from checks import mistakes
+from checks import formula_program, mistakes
 from derive import modular
 from derive.activations import ACTIVATION_TABLE, activation as activation_entry, opaque_pair
 from derive.costs import L2_STRENGTH
@@ -205,7 +205,7 @@ def parse_matrix_formula(text: str, spec: NetworkSpec) -> sp.MatrixExpr:
         FormulaError: anything outside the grammar, or shapes that do not fit (the message
             gives the shapes).
     """
-    network = mistakes.formula_set(spec).network
+    network = formula_program.formula_set(spec).network
     value = parse_formula(text, names=formula_names(network), functions=FUNCTIONS, operators=OPERATORS,
                           allow_matmul=True, allow_transpose=True)
     if not _is_matrix(value):
@@ -383,7 +383,7 @@ def _with_opaque_values(expression, env: dict, opaque: _OpaqueValues, counter: l
 @lru_cache(maxsize=16)
 def _point_values(spec: NetworkSpec, seed: int) -> dict:
     """The randomized proof's point for `spec`, with every derived delta evaluated there."""
-    derivation = mistakes.cached_derivation(spec)
+    derivation = formula_program.cached_derivation(spec)
     env = dict(_random_point(derivation.network, seed).values)
     for name, formula in derivation.deltas():
         env[name] = modular.evaluate(formula, env)
@@ -445,8 +445,8 @@ class FormulaVerdict:
     def report(self) -> str:
         shape = lambda e: f"{e.shape[0]} x {e.shape[1]}"
         lines = [f"formula: {self.text.strip()}  ({shape(self.formula)})",
-                 f"read as: {mistakes.formula_text(self.formula)}",
-                 f"derived: {self.target} = {mistakes.formula_text(self.derived)}  ({shape(self.derived)})"]
+                 f"read as: {formula_program.formula_text(self.formula)}",
+                 f"derived: {self.target} = {formula_program.formula_text(self.derived)}  ({shape(self.derived)})"]
         if self.shape_error:
             lines.append(self.shape_error)
         else:
@@ -501,7 +501,7 @@ def check_formula(text: str, target: str, spec: NetworkSpec) -> FormulaVerdict:
     >>> check_formula("delta3 @ W2.T * sigmoid_prime(z2)", "delta2", XOR_SPEC).agree
     True
     """
-    derivation = mistakes.cached_derivation(spec)
+    derivation = formula_program.cached_derivation(spec)
     name, derived = resolve_target(target, derivation)
     formula = parse_matrix_formula(text, spec)
     if tuple(formula.shape) != tuple(derived.shape):
@@ -535,7 +535,7 @@ def _constant_factor(formula, derived, derivation: Derivation) -> sp.Rational | 
 
 def _matching_mistakes(formula, name: str, derivation: Derivation) -> tuple[mistakes.Mistake, ...]:
     """The catalogue mistakes whose version of `name`'s formula equals the user's, exactly."""
-    formulas = mistakes.formula_set(derivation.spec)
+    formulas = formula_program.formula_set(derivation.spec)
     if name.startswith("delta"):
         own = {name}
     elif f"grad_{name}" in formulas.names:

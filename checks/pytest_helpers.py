@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from checks.mistakes import cached_derivation, formula_text
+from checks.formula_program import cached_derivation, formula_text
 from checks.verify_function import DEFAULT_POINTS, VERDICT_TOLERANCE, Point, verify_function
 from derive.spec import NetworkSpec
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checks.finite_differences import finite_difference_gradient
-from checks.mistakes import formula_set, output_values, point_env, run
+from checks.formula_program import formula_set, output_values, point_env, run
 from checks.numpy_backprop import cost as hand_cost
 from checks.verify_function import Point, Verdict, verify_function
 from derive.spec import NetworkSpec

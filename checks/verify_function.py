@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from checks import mistakes
+from checks import formula_program, mistakes
 from checks.data import random_data, random_params, xor_data
 from checks.derived_route import derived_gradient_function
 from checks.numpy_backprop import Backprop, backprop, check_spec, parameter_shapes
@@ -69,7 +69,7 @@ class Contract:
         return shapes
 
     def expected_shape(self, output: str) -> tuple[int, ...]:
-        name, entry = mistakes.split_entry(output)
+        name, entry = formula_program.split_entry(output)
         if name == "cost" or entry is not None:
             return ()
         if name.startswith("delta"):
@@ -89,7 +89,7 @@ def _oriented(spec: NetworkSpec, m: int, units: int) -> tuple[int, int]:
 
 
 def _label(output: str) -> str:
-    name, entry = mistakes.split_entry(output)
+    name, entry = formula_program.split_entry(output)
     if name == "cost":
         return "J"
     if name.startswith("delta"):
@@ -387,7 +387,7 @@ def _excess(observed: np.ndarray, derived: np.ndarray, tolerance: float) -> np.n
 
 def reference_value(result: Backprop, output: str) -> np.ndarray:
     """An output ("cost", "W1", "delta2", "W2[0, 0]") read from a Backprop result."""
-    name, entry = mistakes.split_entry(output)
+    name, entry = formula_program.split_entry(output)
     if name == "cost":
         return np.array(result.cost)
     value = result.deltas[int(name[5:])] if name.startswith("delta") else result.gradients[name]
@@ -401,7 +401,7 @@ def _cross_check(spec: NetworkSpec, point: Point, derived: Backprop, env: dict) 
     outputs = ["cost"] + list(derived.gradients) + [f"delta{layer}" for layer in derived.deltas]
     for output in outputs:
         for other, route in ((reference_value(hand, output), "checks/numpy_backprop.py"),
-                             (mistakes.output_values(env, output), "the catalogue's formula set")):
+                             (formula_program.output_values(env, output), "the catalogue's formula set")):
             if not mistakes.agree(other, reference_value(derived, output), ROUTE_AGREEMENT):
                 raise RuntimeError(f"the derived route and {route} disagree on {output} at {point.label}: "
                                    f"a bug in this tool, not in the function checked")
@@ -439,12 +439,12 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     terms = contract(spec, returns)
     check_signature(fn, terms, name)
     chosen = evaluation_points(spec, points, seed, data)
-    route, formulas = derived_gradient_function(spec), mistakes.formula_set(spec)
+    route, formulas = derived_gradient_function(spec), formula_program.formula_set(spec)
     envs, observed, derived = [], [], []
     for point in chosen:
-        env = mistakes.point_env(spec, point.X, point.Y, point.params)
+        env = formula_program.point_env(spec, point.X, point.Y, point.params)
         result = route(point.params, point.X, point.Y)
-        _cross_check(spec, point, result, mistakes.run(formulas.formulas, env))
+        _cross_check(spec, point, result, formula_program.run(formulas.formulas, env))
         envs.append(env)
         derived.append({o: reference_value(result, o) for o in terms.outputs})
         observed.append(call(fn, terms, point, name))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from checks import mistakes
+from checks import formula_program, mistakes
 from checks.data import random_data, random_params
 from checks.numpy_backprop import backprop
 from checks.verify_function import verify_function
@@ -149,7 +149,8 @@ def test_the_square_spec_has_every_catalogue_entry():
 ], ids=lambda spec: spec.slug)
 def test_formula_set_equals_the_hand_written_numpy_backprop(spec):
     params, (X, Y) = random_params(spec, 1), random_data(spec, rng=2)
-    values = mistakes.run(mistakes.formula_set(spec).formulas, mistakes.point_env(spec, X, Y, params))
+    values = formula_program.run(formula_program.formula_set(spec).formulas,
+                                 formula_program.point_env(spec, X, Y, params))
     reference = backprop(spec, params, X, Y)
     assert values["J"][0, 0] == pytest.approx(reference.cost, rel=1e-12)
     for name, gradient in reference.gradients.items():
@@ -162,8 +163,8 @@ def test_a_mistake_that_changes_nothing_is_not_offered():
     # f' of the identity is 1: leaving it out of the output delta is no mistake for this spec
     spec = parse_spec("2-2-2", activation="sigmoid", output_activation="identity", m=2)
     params, (X, Y) = random_params(spec, 3), random_data(spec, rng=4)
-    env = mistakes.point_env(spec, X, Y, params)
-    correct = mistakes.run(mistakes.formula_set(spec).formulas, env)
+    env = formula_program.point_env(spec, X, Y, params)
+    correct = formula_program.run(formula_program.formula_set(spec).formulas, env)
     observed = [{"W1": correct["grad_W1"], "W2": correct["grad_W2"]}]
     search = mistakes.explain(spec, [env], observed, ["W1", "W2"])
     assert search.explanations == ()
@@ -175,6 +176,6 @@ def test_a_mistake_that_changes_nothing_is_not_offered():
     ("W1", "X.T @ delta2"),
 ])
 def test_formulas_print_as_numpy_code(expression, text):
-    formulas = mistakes.formula_set(parse_spec("2-3-1"))
+    formulas = formula_program.formula_set(parse_spec("2-3-1"))
     name = expression if expression.startswith("delta") else f"dJ_d{expression}"
     assert mistakes.formula_text(formulas.formula(name)) == text
