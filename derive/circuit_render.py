@@ -12,7 +12,8 @@ from typing import Sequence
 import graphviz
 import sympy as sp
 
-from derive.circuit import GATES, BackwardStep, CircuitCheck, CircuitRun, Node
+from derive.circuit import GATES, BackwardStep, CircuitRun, Node
+from derive.circuit_check import CircuitCheck
 
 # Pictures show 4 significant digits (cs231n shows 2); tables show 6, enough to compare by eye
 # with a hand computation and short enough to read. The checks hold the full figures.

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from derive.circuit import Circuit, build_circuit, check_gradients, run_circuit
+from derive.circuit import Circuit, build_circuit, run_circuit
+from derive.circuit_check import check_gradients
 from derive.circuit_render import (circuit_graph, latex_steps, markdown_steps, render_graph,
                                    step_table)
 from derive.cli_spec import add_spec_options, spec_from_args

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive import circuit as circuit_module
-from derive.circuit import (CircuitError, Gate, build_circuit, check_gradients, run_circuit)
+from derive.circuit import CircuitError, Gate, build_circuit, run_circuit
+from derive.circuit_check import check_gradients
 from derive.expression_parser import FormulaError
 
 

@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from derive.circuit import build_circuit, check_gradients, run_circuit
+from derive.circuit import build_circuit, run_circuit
+from derive.circuit_check import check_gradients
 from derive.circuit_render import (Cell, circuit_graph, format_number, latex_steps,
                                    markdown_steps, markdown_table, render_graph, step_table)
 
