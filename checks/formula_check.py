@@ -34,7 +34,7 @@ from derive.derivation import Derivation, compared_positions
 from derive.expression_parser import FormulaError, parse_formula
 from derive.matrix_ops import EntrywiseMap, apply_entrywise, entry_of, is_zero
 from derive.network import SymbolicNetwork
-from derive.proof_randomized import _random_point
+from derive.proof_randomized import random_point
 from derive.spec import NetworkSpec
 
 MODULAR_SEEDS = (11, 12)  # two random points: a wrong formula survives each with probability ~1e-18
@@ -384,7 +384,7 @@ def _with_opaque_values(expression, env: dict, opaque: _OpaqueValues, counter: l
 def _point_values(spec: NetworkSpec, seed: int) -> dict:
     """The randomized proof's point for `spec`, with every derived delta evaluated there."""
     derivation = formula_program.cached_derivation(spec)
-    env = dict(_random_point(derivation.network, seed).values)
+    env = dict(random_point(derivation.network, seed, tied=True).values)
     for name, formula in derivation.deltas():
         env[name] = modular.evaluate(formula, env)
     return env

@@ -8,6 +8,7 @@ the chain rule entry by entry (derive.matrix_form).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -166,8 +167,8 @@ def _template_step(name: str, kind: str, layer: int, network: SymbolicNetwork,
 
 
 def _search_step(name: str, kind: str, layer: int, shape, entries: dict, candidates: list,
-                 note: str = "") -> Step:
-    form = find_matrix_form(entries, shape, candidates)
+                 note: str = "", general: dict | None = None) -> Step:
+    form = find_matrix_form(entries, shape, candidates, (general or {}).get(name))
     return Step(name, kind, layer, shape, tuple(sorted(entries.items())), form, note)
 
 
@@ -177,7 +178,7 @@ def _derivative_matrix(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
     return apply_entrywise(prime, network.pre_activation(layer).symbol)
 
 
-def _output_steps(network: SymbolicNetwork) -> list[Step]:
+def _output_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
     layer = network.output_layer
     output, targets, delta = network.output, network.targets, network.delta(layer)
     positions = compared_positions(delta.shape)
@@ -193,7 +194,8 @@ def _output_steps(network: SymbolicNetwork) -> list[Step]:
     delta_entries = {p: gradient_entries[p] * chain_rule.activation_derivative(network, layer, p)
                      for p in positions}
     candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
-    return [gradient, _search_step(delta.name, "output_delta", layer, delta.shape, delta_entries, candidates)]
+    return [gradient, _search_step(delta.name, "output_delta", layer, delta.shape, delta_entries, candidates,
+                                   general=general)]
 
 
 def _target_sum_constraint(network: SymbolicNetwork) -> dict[sp.Symbol, sp.Expr]:
@@ -227,7 +229,7 @@ def _simplified_output_delta(network: SymbolicNetwork, delta_step: Step) -> Simp
     return SimplifiedDelta(formula, "")
 
 
-def _hidden_steps(network: SymbolicNetwork, upstream: sp.MatrixExpr) -> list[Step]:
+def _hidden_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
     steps = []
     for layer in range(network.output_layer - 1, 1, -1):
         activations, delta = network.activation(layer), network.delta(layer)
@@ -238,10 +240,11 @@ def _hidden_steps(network: SymbolicNetwork, upstream: sp.MatrixExpr) -> list[Ste
         note = "the bias unit's weights are dropped: the constant 1 does not depend on z" \
             if network.has_bias_unit else ""
         gradient = _search_step(f"dJ_da{layer}", "activation_gradient", layer, activations.shape,
-                                gradient_entries, candidates, note)
+                                gradient_entries, candidates, note, general)
         delta_entries = {p: chain_rule.hidden_delta(network, layer, p, gradient_entries[p]) for p in positions}
         candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
-        steps += [gradient, _search_step(delta.name, "hidden_delta", layer, delta.shape, delta_entries, candidates)]
+        steps += [gradient, _search_step(delta.name, "hidden_delta", layer, delta.shape, delta_entries,
+                                         candidates, general=general)]
     return steps
 
 
@@ -278,20 +281,21 @@ def _regularization_candidates(network: SymbolicNetwork, layer: int) -> list:
     return found
 
 
-def _parameter_steps(network: SymbolicNetwork) -> tuple[list[Step], list[tuple[str, sp.MatrixExpr]]]:
+def _parameter_steps(network: SymbolicNetwork, general: dict | None) -> tuple[list[Step], list]:
     steps, gradients = [], []
     for layer in range(network.output_layer - 1, 0, -1):
         weights, delta = network.weights(layer), network.delta(layer + 1)
         positions = compared_positions(weights.shape)
         data_entries = {p: chain_rule.parameter_gradient(network, layer, weights.entry(*p)) for p in positions}
         candidates = product_candidates(_extended_activation(network, layer), delta.symbol, weights.shape)
-        weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries, candidates)
+        weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
+                                   candidates, general=general)
         steps.append(weight_step)
         formula = weight_step.formula
         if network.regularization_factor != 0:
             penalty = {p: chain_rule.regularization_gradient(network, weights.entry(*p)) for p in positions}
             penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
-                                        penalty, _regularization_candidates(network, layer))
+                                        penalty, _regularization_candidates(network, layer), general=general)
             steps.append(penalty_step)
             formula = sp.MatAdd(formula, penalty_step.formula)
         gradients.append((weights.name, formula))
@@ -301,19 +305,42 @@ def _parameter_steps(network: SymbolicNetwork) -> tuple[list[Step], list[tuple[s
             entries = {p: chain_rule.parameter_gradient(network, layer, biases.entry(*p)) for p in bias_positions}
             ones = sp.OneMatrix(network.spec.m, 1)
             bias_step = _search_step(f"dJ_db{layer}", "bias_gradient", layer, biases.shape, entries,
-                                     product_candidates(ones, delta.symbol, biases.shape))
+                                     product_candidates(ones, delta.symbol, biases.shape), general=general)
             steps.append(bias_step)
             gradients.append((biases.name, bias_step.formula))
     order = {q.name: index for index, q in enumerate(network.parameters())}
     return steps, sorted(gradients, key=lambda pair: order[pair[0]])
 
 
+def widened(spec: NetworkSpec) -> NetworkSpec:
+    """The same net with every size of 1 (and m = 1) replaced by the smallest unused size >= 2."""
+    used = set(spec.sizes) | {spec.m}
+    fresh = (n for n in range(2, 10 ** 6) if n not in used)
+    sizes = tuple(next(fresh) if size == 1 else size for size in spec.sizes)
+    m = next(fresh) if spec.m == 1 else spec.m
+    return dataclasses.replace(spec, sizes=sizes, m=m)
+
+
 def derive_rule(spec: NetworkSpec) -> Derivation:
-    """The delta rule of `spec`, each matrix form found from the chain rule (no proof attached)."""
+    """The delta rule of `spec`, each matrix form found from the chain rule (no proof attached).
+
+    When a size is 1, a product that is wrong in general can equal the chain rule (delta W for a
+    1 x 1 W); the rule is then also derived for the widened net, and its forms decide.
+    """
+    general = None
+    if 1 in spec.sizes or spec.m == 1:
+        twin = widened(spec)
+        where = f"the widened net {twin.slug} with m = {twin.m}"
+        general = {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
+                   for step in _derive(twin, None).steps}
+    return _derive(spec, general)
+
+
+def _derive(spec: NetworkSpec, general: dict | None) -> Derivation:
     network = symbolic_network(spec)
-    output_steps = _output_steps(network)
+    output_steps = _output_steps(network, general)
     delta_step = output_steps[-1]
-    hidden_steps = _hidden_steps(network, delta_step.formula)
-    parameter_steps, gradients = _parameter_steps(network)
+    hidden_steps = _hidden_steps(network, general)
+    parameter_steps, gradients = _parameter_steps(network, general)
     return Derivation(spec, tuple(output_steps + hidden_steps + parameter_steps), tuple(gradients),
                       _simplified_output_delta(network, delta_step))

@@ -87,23 +87,31 @@ def _combine(kind: str, a: sp.MatrixExpr, b: sp.MatrixExpr, target_shape) -> tup
 
 
 def find_matrix_form(target: dict[tuple[int, int], sp.Expr], target_shape: tuple[int, int],
-                     candidates: list[tuple[str, sp.MatrixExpr | None, str]]) -> MatrixForm:
+                     candidates: list[tuple[str, sp.MatrixExpr | None, str]],
+                     general: tuple[str, str] | None = None) -> MatrixForm:
     """The first candidate equal to `target` at every entry it holds.
 
     Args:
         target: the chain rule's value at each compared entry.
         target_shape: the shape of the full matrix (target may hold a sample of its entries).
         candidates: (label, expression or None, shape reason) in the order to try them.
+        general: (position in `candidates`, label, where) of the form found for the same step
+            of a net with no size 1; when a size is 1 several products can agree (a 1 x 1 W
+            equals its transpose), and only that one holds in general.
 
     Raises:
         NoMatrixForm: none matches; the message lists why each was rejected.
     """
     tried: list[Candidate] = []
-    for label, expression, shape_reason in candidates:
+    for position, (label, expression, shape_reason) in enumerate(candidates):
         if expression is None:
             tried.append(Candidate(None, label, False, shape_reason))
             continue
         mismatch = _first_mismatch(expression, target)
+        if mismatch is None and general is not None and position != general[0]:
+            tried.append(Candidate(expression, label, False, f"equal here only because a size is 1; "
+                                   f"it fails on {general[2]}, where {general[1]} holds"))
+            continue
         if mismatch is None:
             tried.append(Candidate(expression, label, True,
                                    f"equals the chain rule at all {len(target)} compared entries"))

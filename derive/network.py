@@ -48,10 +48,23 @@ class MatrixQuantity:
 
 @dataclass(frozen=True)
 class Term:
-    """One product in a pre-activation sum, with the symbols it contains."""
+    """One product in a pre-activation sum, with the symbols it contains.
+
+    `expression` is built raw, without SymPy's canonical ordering (see _pre_activation_terms);
+    `canonical` is the same product as SymPy would build it, for anything compared structurally.
+    """
 
     expression: sp.Expr
     symbols: tuple[sp.Symbol, ...]
+
+    @property
+    def canonical(self) -> sp.Expr:
+        return sp.Mul(*self.expression.args) if self.expression.is_Mul else self.expression
+
+
+def canonical_sum(terms) -> sp.Expr:
+    """The pre-activation sum of `terms`, canonical: a raw product never leaks into an oracle."""
+    return sp.Add(*[term.canonical for term in terms])
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +161,7 @@ class SymbolicNetwork:
 
     def pre_activation_entry(self, layer: int, position: tuple[int, int]) -> sp.Expr:
         """z(layer) at `position` as a sum over the previous layer, e.g. X_0_0*W1_0_1 + X_0_1*W1_1_1."""
-        return sp.Add(*[term.expression for term in self.pre_activation_terms(layer)[position]])
+        return canonical_sum(self.pre_activation_terms(layer)[position])
 
     def activation_entry(self, layer: int, position: tuple[int, int]) -> sp.Expr:
         """a(layer) at `position` in terms of z(layer) symbols: f(z) or softmax of its example."""
@@ -265,7 +278,7 @@ def forward_values(spec: NetworkSpec, start: int = 1) -> dict[sp.Symbol, sp.Expr
             values[a.entry(*position)] = network.activation_entry(start, position)
     for layer in range(start + 1, network.output_layer + 1):
         z = network.pre_activation(layer)
-        z_values = {z.entry(*p): sp.Add(*[t.expression for t in terms]).xreplace(values)
+        z_values = {z.entry(*p): canonical_sum(terms).xreplace(values)
                     for p, terms in network.pre_activation_terms(layer).items()}
         a = network.activation(layer)
         for position in a.positions():

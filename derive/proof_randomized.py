@@ -33,14 +33,29 @@ class _Point:
     network: SymbolicNetwork
 
 
-def _activation_values(z, generator: random.Random):
-    """(a, f'(z)) for one layer: independent, non-zero random values.
+def _activation_values(name: str, z, generator: random.Random, tied: bool):
+    """(a, f'(z)) for one layer: independent, non-zero random values unless `tied`.
 
-    Every derived formula holds for any f with its f', so a and f' need not be tied by the
-    activation's rule (that rule has its own local proof). Tying them would weaken the test:
+    Every derived formula holds for any f with its f', so the proof does not tie a and f' by
+    the activation's rule (that rule has its own local proof). Tying them would weaken it:
     relu' is 0 or 1, and a layer whose f' came out all 0 hides every wrong formula below it.
+    Tied values are for checking a person's formula that writes the rule out (a (1 - a)).
     """
-    return random_array(generator, z.shape, low=2), random_array(generator, z.shape)
+    if tied and name == "identity":
+        return z, np.ones(z.shape, dtype=object)
+    if tied and name == "relu":
+        on = np.array([generator.randrange(2) for _ in range(z.size)], dtype=object).reshape(z.shape)
+        return reduce(on * z), on
+    a = random_array(generator, z.shape, low=2)
+    rule = ACTIVATION_TABLE[name].derivative_from_output if tied else None
+    if rule is None:
+        return a, random_array(generator, z.shape)
+    return a, _rule_values(rule, a)
+
+
+def _rule_values(rule, a):
+    """f' from a = f(z) by the activation's rule (sigma' = a (1 - a)), entry by entry in GF(p)."""
+    return np.vectorize(lambda v: int(rule(sp.Integer(v))) % PRIME, otypes=[object])(a)
 
 
 def _linear(network: SymbolicNetwork, previous, weights, biases=None, fill: int = 1):
@@ -56,7 +71,8 @@ def _linear(network: SymbolicNetwork, previous, weights, biases=None, fill: int 
     return reduce(z)
 
 
-def _random_point(network: SymbolicNetwork, seed: int) -> _Point:
+def random_point(network: SymbolicNetwork, seed: int, tied: bool = False) -> _Point:
+    """Every named matrix of the network at a random point of GF(p) (see _activation_values)."""
     generator = random.Random(seed)
     values: dict = {"X": random_array(generator, network.inputs.shape)}
     targets = random_array(generator, network.targets.shape)
@@ -84,7 +100,7 @@ def _random_point(network: SymbolicNetwork, seed: int) -> _Point:
             a = reduce(exponentials * np.frompyfunc(inverse, 1, 1)(totals))
             prime = None
         else:
-            a, prime = _activation_values(z, generator)
+            a, prime = _activation_values(name, z, generator, tied)
             values[(f"{name}_prime", f"z{layer}")] = prime
         values[f"z{layer}"], values[f"a{layer}"] = z, a
         previous = a
@@ -200,7 +216,7 @@ def _bisect(check, positions: list) -> tuple[int, int]:
 def prove_randomized(derivation: Derivation, seed: int = 0) -> Proof:
     """Checks every delta and every parameter gradient at a random point, along random directions."""
     network = derivation.network
-    point = _random_point(network, seed)
+    point = random_point(network, seed)
     derived = _derived_values(derivation, point)
     generator = random.Random(seed + 1)
     checks = []
@@ -246,8 +262,7 @@ def _simplified_delta_check(derivation: Derivation, point: _Point) -> list[Proof
         return []  # softmax: the chain-rule delta is itself the short form, checked above
     env = dict(point.values)
     a = env[f"a{layer}"]
-    env[(f"{name}_prime", f"z{layer}")] = np.vectorize(lambda v: int(rule(sp.Integer(v))) % PRIME,
-                                                       otypes=[object])(a)
+    env[(f"{name}_prime", f"z{layer}")] = _rule_values(rule, a)
     chain_rule_value = evaluate(derivation.step(f"delta{layer}").formula, env)
     short_value = evaluate(simplified.formula, env)
     holds = bool(np.array_equal(chain_rule_value, short_value))

@@ -5,7 +5,7 @@ import pytest
 
 from derive import derive, parse_spec
 from derive.modular import evaluate
-from derive.proof_randomized import _random_point
+from derive.proof_randomized import random_point
 
 CASES = [dict(), dict(bias="vector"), dict(bias="unit", l2=1.0, cost="bce"),
          dict(output_activation="softmax", cost="cce", activation="tanh")]
@@ -15,7 +15,7 @@ CASES = [dict(), dict(bias="vector"), dict(bias="unit", l2=1.0, cost="bce"),
 def test_column_gradients_are_row_gradients_transposed(options):
     row = derive(parse_spec("2-3-2", **options), proofs="none")
     column = derive(parse_spec("2-3-2", convention="column", **options), proofs="none")
-    point = _random_point(row.network, seed=3)
+    point = random_point(row.network, seed=3)
     row_env = dict(point.values)
     # the column form's every matrix is the row form's transposed: X^T, W^T, z^T, ...
     column_env = {key: (value.T if isinstance(value, np.ndarray) else value) for key, value in row_env.items()}

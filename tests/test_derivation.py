@@ -121,3 +121,20 @@ def test_wide_layers_compare_a_fixed_sample_of_entries():
     step = derivation.step("dJ_dW1")
     assert step.form.total_entries == 1200 and step.form.compared_entries < 1200
     assert derivation.proved
+
+
+def test_a_size_of_one_does_not_hide_the_transpose():
+    # with one hidden unit W2 is 1 x 1, so delta3 W2 equals delta3 W2^T here; only the latter holds
+    # in general, and the widened net decides
+    derivation = derive(parse_spec("2-1-1"))
+    step = derivation.step("dJ_da2")
+    assert step.formula == sp.MatrixSymbol("delta3", 4, 1) * sp.MatrixSymbol("W2", 1, 1).T
+    assert step.rejected[0].label == "delta3 W2"
+    assert "equal here only because a size is 1" in step.rejected[0].reason
+
+
+def test_one_example_and_one_output_still_give_a_hadamard_output_delta():
+    derivation = derive(parse_spec("1-1", m=1))
+    assert isinstance(derivation.step("delta2").formula, sp.HadamardProduct)
+    assert derivation.gradient("W1") == sp.MatrixSymbol("X", 1, 1).T * sp.MatrixSymbol("delta2", 1, 1)
+    assert derivation.proved
