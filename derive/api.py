@@ -34,6 +34,8 @@ def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
     >>> derive(XOR_SPEC).gradient("W1")
     X.T*delta2
     """
+    if not isinstance(spec, NetworkSpec):
+        raise SpecError(f"derive needs a NetworkSpec (parse_spec('2-3-1') makes one), got {spec!r}")
     if proofs not in PROOF_CHOICES:
         raise SpecError(f"unknown proof choice {proofs!r}; accepted: {', '.join(PROOF_CHOICES)}")
     rule = derive_rule(spec)
@@ -45,6 +47,6 @@ def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
     if proofs in ("auto", "all", "randomized"):
         found.append(prove_randomized(rule))
     if proofs != "none" and set(spec.activations) != {"f"}:  # a generic f has no rule to prove
-        found.append(prove_activation_rules(set(spec.activations)))
+        found.append(prove_activation_rules(set(spec.activations), spec.sizes[-1]))
     arguments = (index_argument(spec.convention, "dJ/da"), index_argument(spec.convention, "dJ/dW"))
     return dataclasses.replace(rule, proofs=tuple(found), index_arguments=arguments)

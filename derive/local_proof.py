@@ -12,10 +12,10 @@ from functools import lru_cache
 import sympy as sp
 
 from derive.activations import ACTIVATION_TABLE
+from derive.matrix_ops import is_zero
 from derive.proof import Proof, ProofCheck
 
 _x = sp.Symbol("x", real=True)
-_SOFTMAX_UNITS = 3
 
 
 @lru_cache(maxsize=None)  # the rules do not depend on the network: prove each once per process
@@ -37,24 +37,33 @@ def _elementwise_check(name: str) -> ProofCheck:
 
 
 @lru_cache(maxsize=None)
-def _softmax_check() -> ProofCheck:
-    """d softmax_j / d z_k = yhat_j ([j = k] - yhat_k), for 3 units."""
-    z = sp.symbols(f"z0:{_SOFTMAX_UNITS}", real=True)
+def _softmax_check(units: int) -> ProofCheck:
+    """d softmax_j / d z_k = yhat_j ([j = k] - yhat_k), at the output's own width."""
+    z = sp.symbols(f"z0:{units}", real=True)
     total = sp.Add(*[sp.exp(v) for v in z])
     outputs = [sp.exp(v) / total for v in z]
-    holds = all(sp.simplify(sp.diff(outputs[j], z[k]) - outputs[j] * (int(j == k) - outputs[k])) == 0
-                for j in range(_SOFTMAX_UNITS) for k in range(_SOFTMAX_UNITS))
-    return ProofCheck("d softmax_j/d z_k = yhat_j([j = k] - yhat_k)", 0, "SymPy diff of exp(z_j)/sum exp(z)",
-                      _SOFTMAX_UNITS ** 2, holds, "" if holds else "softmax's Jacobian rule is wrong")
+    exponentials = {sp.exp(v): sp.Symbol(f"E{i}", positive=True) for i, v in enumerate(z)}
+    # both sides are rational in exp(z_i): name each exp (subs also catches exp(2 z) = exp(z)**2)
+    # and test the difference for 0 exactly
+    holds = all(is_zero((sp.diff(outputs[j], z[k]) - outputs[j] * (int(j == k) - outputs[k])).subs(exponentials))
+                for j in range(units) for k in range(units))
+    return ProofCheck(f"d softmax_j/d z_k = yhat_j([j = k] - yhat_k), {units} units", 0,
+                      "SymPy diff of exp(z_j)/sum exp(z)", units ** 2, holds,
+                      "" if holds else "softmax's Jacobian rule is wrong")
 
 
-def prove_activation_rules(names: set[str]) -> Proof:
-    """Proves the derivative rule of each named activation ("f" needs none: it is generic)."""
+def prove_activation_rules(names: set[str], softmax_units: int = 3) -> Proof:
+    """Proves the derivative rule of each named activation ("f" needs none: it is generic).
+
+    Args:
+        names: the activations used.
+        softmax_units: the softmax output's width; its Jacobian rule is proved at that width.
+    """
     checks = []
     for name in sorted(names):
         if name == "f":
             continue
-        checks.append(_softmax_check() if name == "softmax" else _elementwise_check(name))
+        checks.append(_softmax_check(softmax_units) if name == "softmax" else _elementwise_check(name))
     return Proof("local", "each activation's derivative rule equals SymPy's diff of its formula, so "
                  "the formulas proved for a generic f hold for it", tuple(checks),
                  "relu'(0) is taken as 0; SymPy's Heaviside(0) is 1/2" if "relu" in names else "")

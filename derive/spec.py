@@ -27,6 +27,11 @@ _COST_OUTPUTS = {
 }
 
 
+# Every weight and input entry is a SymPy symbol: far past 784-100-10 a derivation would run for
+# hours, so absurd sizes are refused rather than left to hang.
+MAX_SIZE = 100_000
+
+
 class SpecError(ValueError):
     """A network description that the tool cannot build; the message says what is accepted."""
 
@@ -45,7 +50,8 @@ class NetworkSpec:
         convention: "row" (examples in rows, z(l+1) = a(l) W(l)) or "column" (examples in
             columns, z(l+1) = W(l) a(l) + b(l)).
         m: the number of examples in the batch.
-        l2: the L2 regularization strength lambda (0 means none); the term is
+        l2: the L2 regularization strength lambda (0 means none); derivations keep lambda as a
+            symbol and the numeric checks use this value; the term is
             lambda/2 * sum of non-bias weights squared, divided by m when reduction is "mean"
             (Ng's lambda/(2m) sum theta^2).
 
@@ -63,8 +69,17 @@ class NetworkSpec:
     l2: float = 0.0
 
     def __post_init__(self) -> None:
+        for field, value in (("sizes", self.sizes), ("activations", self.activations)):
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise SpecError(f"{field} must be a sequence (a tuple or list), got {value!r}")
         object.__setattr__(self, "sizes", tuple(self.sizes))
         object.__setattr__(self, "activations", tuple(self.activations))
+        for field in ("cost", "reduction", "bias", "convention"):
+            if not isinstance(getattr(self, field), str):
+                raise SpecError(f"{field} must be a name (a string), got {getattr(self, field)!r}")
+        for name in self.activations:
+            if not isinstance(name, str):
+                raise SpecError(f"activations must be names (strings), got {name!r}")
         object.__setattr__(self, "cost", COST_ALIASES.get(self.cost, self.cost))
         _validate(self)
 
@@ -105,6 +120,8 @@ def _validate(spec: NetworkSpec) -> None:
     for size in spec.sizes:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise SpecError(f"layer sizes must be integers of at least 1, got {size!r}")
+        if size > MAX_SIZE:
+            raise SpecError(f"layer sizes above {MAX_SIZE} are refused (a symbol per weight), got {size}")
     if len(spec.activations) != len(spec.sizes) - 1:
         raise SpecError(
             f"{len(spec.sizes) - 1} activations are needed (one per non-input layer), "
@@ -128,6 +145,8 @@ def _validate(spec: NetworkSpec) -> None:
         raise SpecError("a softmax output needs at least 2 units (with 1 it is the constant 1)")
     if not isinstance(spec.m, int) or isinstance(spec.m, bool) or spec.m < 1:
         raise SpecError(f"m, the number of examples, must be an integer of at least 1, got {spec.m!r}")
+    if spec.m > MAX_SIZE:
+        raise SpecError(f"m above {MAX_SIZE} is refused (a symbol per input entry), got {spec.m}")
     if not isinstance(spec.l2, (int, float)) or isinstance(spec.l2, bool) or not spec.l2 >= 0 \
             or spec.l2 == float("inf"):
         raise SpecError(f"l2 must be a finite number of at least 0, got {spec.l2!r}")
@@ -149,13 +168,22 @@ def parse_spec(text: str, activation: str = "sigmoid", output_activation: str | 
     >>> parse_spec("2-3-1").sizes
     (2, 3, 1)
     """
+    if not isinstance(text, str):
+        raise SpecError(f"layer sizes must be text like '2-3-1', got {text!r}")
     parts = text.strip().split("-")
-    if not all(part.strip().isdigit() for part in parts):
+    # isdigit() accepts '²'; only ASCII decimal digits are sizes
+    if not all(part.strip().isascii() and part.strip().isdecimal() for part in parts):
         raise SpecError(f"layer sizes must look like 2-3-1 (integers joined by '-'), got {text!r}")
+    unknown = sorted(set(options) - _SPEC_OPTIONS)
+    if unknown:
+        raise SpecError(f"unknown option {unknown[0]!r}; accepted: {', '.join(sorted(_SPEC_OPTIONS))}")
     sizes = tuple(int(part) for part in parts)
     hidden = len(sizes) - 2
     output = output_activation or activation
     return NetworkSpec(sizes, (activation,) * max(hidden, 0) + (output,), **options)
+
+
+_SPEC_OPTIONS = {"cost", "reduction", "bias", "convention", "m", "l2"}
 
 
 XOR_SPEC = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), cost="half_sse", reduction="sum",

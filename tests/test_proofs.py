@@ -116,3 +116,23 @@ def test_a_wrong_shortened_output_delta_fails_the_randomized_proof():
         derivation.simplified_output_delta, formula=sp.MatrixSymbol("y", 4, 1) - sp.MatrixSymbol("a3", 4, 1)))
     proof = prove_randomized(wrong)
     assert [c.layer for c in proof.failures] == [3]
+
+
+def test_local_proof_fails_on_a_wrong_activation_rule(monkeypatch):
+    from derive import activations, local_proof
+
+    wrong = dataclasses.replace(activations.ACTIVATION_TABLE["tanh"], derivative=lambda x: 1 + sp.tanh(x) ** 2)
+    monkeypatch.setitem(activations.ACTIVATION_TABLE, "tanh", wrong)
+    local_proof._elementwise_check.cache_clear()
+    try:
+        proof = local_proof.prove_activation_rules({"tanh"})
+    finally:
+        local_proof._elementwise_check.cache_clear()
+    assert not proof.holds
+    assert "tanh" in proof.failures[0].failure
+
+
+def test_softmax_rule_is_proved_at_the_output_width():
+    derivation = derive(parse_spec("2-2-5", output_activation="softmax", cost="cce"), proofs="randomized")
+    local = next(p for p in derivation.proofs if p.strategy == "local")
+    assert any("5 units" in c.quantity and c.holds for c in local.checks)

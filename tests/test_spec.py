@@ -21,6 +21,17 @@ BAD_SPECS = [
     (lambda: NetworkSpec((2, 3, 1), ("sigmoid",)), "2 activations are needed"),
     (lambda: NetworkSpec((2,), ()), "at least an input and an output layer"),
     (lambda: derive(parse_spec("2-1"), proofs="maybe"), "unknown proof choice 'maybe'"),
+    (lambda: derive("2-3-1"), "derive needs a NetworkSpec"),
+    (lambda: parse_spec(231), "layer sizes must be text like '2-3-1'"),
+    (lambda: parse_spec("2-\u00b2-1"), "layer sizes must look like 2-3-1"),
+    (lambda: parse_spec("2-3-1", foo=1), "unknown option 'foo'"),
+    (lambda: parse_spec("99999999999999999999-1"), "layer sizes above 100000 are refused"),
+    (lambda: parse_spec("2-3-1", m=10 ** 7), "m above 100000 is refused"),
+    (lambda: NetworkSpec(None, ("sigmoid",)), "sizes must be a sequence"),
+    (lambda: NetworkSpec((2, 1), "sigmoid"), "activations must be a sequence"),
+    (lambda: NetworkSpec((2, 1), ("sigmoid",), cost=["half_sse"]), "cost must be a name"),
+    (lambda: NetworkSpec((2, 1), (None,)), "activations must be names"),
+    (lambda: parse_spec("2-3-1", l2=float("nan")), "l2 must be a finite number"),
 ]
 
 
