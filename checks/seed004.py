@@ -125,7 +125,7 @@ def seed_cost(X, y, W1, W2) -> float:
 
 def seed_w11_gradient(X, y, W1, W2) -> float:
     """The dJ/dw11 the post's update uses: w11 + lr*(1/z_hat)*sigma'(f)*z1 is w11 - lr * this."""
-    (x1, x2), z = X[0], y[0, 0]
+    x1, x2 = X[0]  # the post's update never reads the target z
     values = _seed_forward(x1, x2, _weights(W1, W2))
     f, z_hat, z1 = values["f"], values["z_hat"], values["z1"]
     return -(1/z_hat)*sigmoid(f)*(1-sigmoid(f))*z1

@@ -102,7 +102,7 @@ class Derivation:
 
 def compared_positions(shape: tuple[int, int]) -> list[tuple[int, int]]:
     """Every entry of a small matrix; corners, first row and column and a seeded sample otherwise."""
-    rows, columns = shape
+    rows, columns = int(shape[0]), int(shape[1])  # SymPy integers from a MatrixSymbol's shape too
     if rows * columns <= FULL_COMPARISON_LIMIT:
         return [(i, j) for i in range(rows) for j in range(columns)]
     chosen = {(0, 0), (0, columns - 1), (rows - 1, 0), (rows - 1, columns - 1)}
@@ -188,7 +188,7 @@ def _output_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
         # 1; the constraint eliminates the last target of each example to use exactly that.
         return [_template_step(delta.name, "output_delta", layer, network, entries, [output, targets],
                                note="uses sum_k y[n, k] = 1 (each example's targets sum to one)",
-                               constraint=_target_sum_constraint(network))]
+                               constraint=target_sum_constraint(network))]
     gradient_entries = {p: chain_rule.output_gradient(network, p) for p in positions}
     gradient = _template_step("dJ_dyhat", "output_gradient", layer, network, gradient_entries, [output, targets])
     delta_entries = {p: gradient_entries[p] * chain_rule.activation_derivative(network, layer, p)
@@ -198,7 +198,8 @@ def _output_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
                                    general=general)]
 
 
-def _target_sum_constraint(network: SymbolicNetwork) -> dict[sp.Symbol, sp.Expr]:
+def target_sum_constraint(network: SymbolicNetwork) -> dict[sp.Symbol, sp.Expr]:
+    """Each example's last target as 1 minus the others: sum_k y[n, k] = 1, softmax's condition."""
     targets, units = network.targets, network.units(network.output_layer)
     replacement = {}
     for example in range(network.spec.m):

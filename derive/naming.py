@@ -41,7 +41,6 @@ def delta_name(layer: int) -> str:
 
 
 TARGET_NAME = "y"
-OUTPUT_NAME_SUFFIX = "yhat"
 
 
 @dataclass(frozen=True)

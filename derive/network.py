@@ -38,9 +38,6 @@ class MatrixQuantity:
     def positions(self) -> list[tuple[int, int]]:
         return [(i, j) for i in range(self.shape[0]) for j in range(self.shape[1])]
 
-    def explicit(self) -> sp.Matrix:
-        return sp.Matrix(self.shape[0], self.shape[1], lambda i, j: self.entry(i, j))
-
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]

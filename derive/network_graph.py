@@ -237,7 +237,7 @@ class _Builder:
         self.forward("y", "J", spec.cost)
 
     def add_backward(self) -> None:
-        spec, row = self.spec, self.row
+        spec = self.spec
         last = spec.layer_count
         output_shape = self.shape(spec.sizes[-1])
         cost_gradient = _scaled(spec, _COST_GRADIENTS[spec.cost])

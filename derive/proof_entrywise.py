@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derive.derivation import Derivation
+from derive.derivation import Derivation, target_sum_constraint
 from derive.matrix_ops import entry_of, is_zero
 from derive.network import SymbolicNetwork, forward_values, with_concrete_activations
 from derive.proof import Proof, ProofCheck
@@ -68,9 +68,7 @@ def _delta_values(derivation: Derivation) -> dict[sp.Symbol, sp.Expr]:
 
 
 def _softmax_constraint(network: SymbolicNetwork) -> dict:
-    from derive.derivation import _target_sum_constraint
-
-    return _target_sum_constraint(network) if network.spec.output_activation == "softmax" else {}
+    return target_sum_constraint(network) if network.spec.output_activation == "softmax" else {}
 
 
 def prove_entrywise(derivation: Derivation, concrete: bool) -> Proof:

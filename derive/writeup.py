@@ -17,7 +17,7 @@ import sympy as sp
 from derive.activations import activation as activation_entry
 from derive.costs import cost as cost_entry
 from derive.derivation import Derivation, Step
-from derive.latex_printer import latex, shape_latex
+from derive.latex_printer import latex
 from derive.naming import LatexNotation
 from derive.spec import XOR_SPEC, NetworkSpec
 
@@ -157,7 +157,7 @@ def describe(spec: NetworkSpec) -> str:
         else f"{spec.output_activation} output, no hidden layer"
     bias = {"none": "no biases", "vector": "bias vectors", "unit": "Ng's bias unit"}[spec.bias]
     reduction = "summed" if spec.reduction == "sum" else "averaged"
-    l2 = f", L2 regularization" if spec.l2 else ""
+    l2 = ", L2 regularization" if spec.l2 else ""
     seed = " (seed 000's XOR net)" if spec == XOR_SPEC else ""
     return (f"The {spec.slug} network{seed}: {units}, {cost_entry(spec.cost).title} {reduction} over "
             f"m = {spec.m} examples, {spec.convention} form, {bias}{l2}.")
