@@ -9,7 +9,7 @@ FULL_SIZES = [("2-3-1", "none", 4), ("2-2-2", "vector", 4), ("2-3-3-1", "none", 
               ("8-8-8-8-4", "none", 4), ("16-32-16", "none", 4), ("64-64-10", "none", 4),
               ("784-30-10", "none", 4), ("784-100-10", "none", 1)]
 QUICK_SIZES = FULL_SIZES[:5]
-NAIVE_LIMIT = 60.0  # seconds; the whole-cost route past this is reported as stopped
+NAIVE_LIMIT = 30.0  # seconds; the whole-cost route past this is reported as stopped
 
 
 def _spec(layers: str, bias: str, m: int):
@@ -66,7 +66,7 @@ def run(quick: bool) -> str:
         only = in_fresh_process(derive_only, layers, bias, m, limit=120, warmup=warm_up)
         cold = in_fresh_process(derive_and_prove, layers, bias, m, limit=120)
         naive = in_fresh_process(whole_cost_route, layers, bias, m, limit=NAIVE_LIMIT, warmup=warm_up) \
-            if spec.parameter_count <= 600 else None
+            if spec.parameter_count <= 300 else None
         if naive is None or naive.seconds is None:
             ratio = f"> {NAIVE_LIMIT / proved.seconds:.0f}x" if proved.seconds and naive is not None else "—"
             naive_text = naive.detail if naive is not None else "not attempted (too large)"

@@ -37,7 +37,7 @@ def in_fresh_process(target: Callable, *arguments, limit: float = 60.0,
     queue = context.Queue()
     process = context.Process(target=_child, args=(target, arguments, queue, warmup))
     process.start()
-    process.join(limit + 30)  # the child's own imports are outside the measured time
+    process.join(limit + 15)  # the child's imports and warm-up are outside the measured time
     if process.is_alive():
         process.kill()
         process.join()
