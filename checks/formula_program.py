@@ -23,7 +23,7 @@ from checks.derived_route import Softmax, entry_loss
 from checks.numpy_backprop import ACTIVATIONS as NUMERIC_ACTIVATIONS, softmax
 from derive.activations import activation as activation_entry
 from derive.costs import L2_STRENGTH
-from derive.derivation import Derivation, derive_rule
+from derive.derivation import Derivation, derive_rule, extended_activation
 from derive.matrix_ops import EntrywiseMap, apply_entrywise
 from derive.network import SymbolicNetwork, symbolic_network
 from derive.spec import NetworkSpec
@@ -127,21 +127,10 @@ def formula_set(spec: NetworkSpec) -> FormulaSet:
     return FormulaSet(spec, tuple((n, f) for n, f, _ in formulas), tuple((n, k) for n, _, k in formulas))
 
 
-def extended_input(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
-    """a(layer), with Ng's bias unit in front as a column (row form) or row (column form) of ones."""
-    a = network.activation(layer).symbol
-    if not network.has_bias_unit:
-        return a
-    m = network.spec.m
-    if network.is_row:
-        return sp.BlockMatrix([[sp.OneMatrix(m, 1), a]])
-    return sp.BlockMatrix([[sp.OneMatrix(1, m)], [a]])
-
-
 def pre_activation_formula(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
     """z(layer) = a W + 1 b (row form) or W a + b 1^T (column form)."""
     weights = network.weights(layer - 1).symbol
-    a = extended_input(network, layer - 1)
+    a = extended_activation(network, layer - 1)
     # class constructors, not operators: operators call doit(), slow on the catalogue's edits
     z = sp.MatMul(a, weights) if network.is_row else sp.MatMul(weights, a)
     biases = network.biases(layer - 1)

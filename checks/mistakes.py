@@ -18,10 +18,11 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from checks.formula_program import (FormulaSet, assignment_of, data_cost, extended_input, formula_set,
+from checks.formula_program import (FormulaSet, assignment_of, data_cost, formula_set,
                                     formula_text, output_values, regularization_cost, run, scalar_text,
                                     split_entry, unit_loss)
 from derive.activations import activation as activation_entry
+from derive.derivation import extended_activation
 from derive.matrix_ops import EntrywiseMap
 from derive.spec import NetworkSpec
 
@@ -412,7 +413,7 @@ def product_as_sum(formulas: FormulaSet) -> list[Mistake]:
         rows, columns = weights.shape
         if rows * columns > ENTRY_VARIANT_LIMIT:
             continue
-        W, a = weights.symbol, extended_input(network, layer)
+        W, a = weights.symbol, extended_activation(network, layer)
         z = network.pre_activation(layer + 1).name
         for (r, c) in weights.positions():
             if network.is_row:  # r: source unit j, c: target unit k

@@ -256,7 +256,7 @@ def _weights_without_bias(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr
     return weights[1:, :] if network.is_row else weights[:, 1:]
 
 
-def _extended_activation(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
+def extended_activation(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
     """a(layer), with Ng's column (row form) or row (column form) of ones in front for the bias unit."""
     activations = network.activation(layer).symbol
     if not network.has_bias_unit:
@@ -288,7 +288,7 @@ def _parameter_steps(network: SymbolicNetwork, general: dict | None) -> tuple[li
         weights, delta = network.weights(layer), network.delta(layer + 1)
         positions = compared_positions(weights.shape)
         data_entries = {p: chain_rule.parameter_gradient(network, layer, weights.entry(*p)) for p in positions}
-        candidates = product_candidates(_extended_activation(network, layer), delta.symbol, weights.shape)
+        candidates = product_candidates(extended_activation(network, layer), delta.symbol, weights.shape)
         weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
                                    candidates, general=general)
         steps.append(weight_step)
