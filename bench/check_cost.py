@@ -41,7 +41,7 @@ def run(quick: bool) -> str:
         if importlib.util.find_spec("checks.verify"):
             from checks.verify import verify
 
-            verify_seconds = _time(lambda: verify(spec, params=params, data={"X": X, "y": Y}))
+            verify_seconds = _time(lambda: verify(spec, params=params, data=(X, Y)))
         rows.append([f"{layers}, batch {m}", str(count), format_seconds(verify_seconds),
                      format_seconds(directional), f"{format_seconds(full_estimate)} (2 x {count} forward passes "
                      f"of {format_seconds(one_pass)})"])
