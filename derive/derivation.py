@@ -326,14 +326,16 @@ def derive_rule(spec: NetworkSpec) -> Derivation:
     """The delta rule of `spec`, each matrix form found from the chain rule (no proof attached).
 
     When a size is 1, a product that is wrong in general can equal the chain rule (delta W for a
-    1 x 1 W); the rule is then also derived for the widened net, and its forms decide.
+    1 x 1 W); when a step finds more than one match, the rule is also derived for the widened
+    net, and its forms decide.
     """
-    general = None
-    if 1 in spec.sizes or spec.m == 1:
-        twin = widened(spec)
-        where = f"the widened net {twin.slug} with m = {twin.m}"
-        general = {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
-                   for step in _derive(twin, None).steps}
+    rule = _derive(spec, None)
+    if not any(step.form.ambiguous for step in rule.steps):
+        return rule
+    twin = widened(spec)
+    where = f"the widened net {twin.slug} with m = {twin.m}"
+    general = {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
+               for step in _derive(twin, None).steps}
     return _derive(spec, general)
 
 

@@ -37,6 +37,7 @@ class MatrixForm:
     candidates: tuple[Candidate, ...]
     compared_entries: int
     total_entries: int
+    ambiguous: bool = False  # a later candidate matched too (possible only when a size is 1)
 
     @property
     def rejected(self) -> tuple[Candidate, ...]:
@@ -115,7 +116,11 @@ def find_matrix_form(target: dict[tuple[int, int], sp.Expr], target_shape: tuple
         if mismatch is None:
             tried.append(Candidate(expression, label, True,
                                    f"equals the chain rule at all {len(target)} compared entries"))
-            return MatrixForm(expression, tuple(tried), len(target), target_shape[0] * target_shape[1])
+            ambiguous = general is None and any(
+                later is not None and _first_mismatch(later, target) is None
+                for _, later, _ in candidates[position + 1:])
+            return MatrixForm(expression, tuple(tried), len(target), target_shape[0] * target_shape[1],
+                              ambiguous)
         position, candidate_value, chain_value = mismatch
         tried.append(Candidate(expression, label, False, f"unequal at entry {position}", position,
                                candidate_value, chain_value))
