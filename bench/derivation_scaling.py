@@ -54,7 +54,7 @@ def warm_up() -> None:
     from derive.spec import parse_spec
 
     for convention in ("row", "column"):
-        derive(parse_spec("1-1", convention=convention))
+        derive(parse_spec("1-1", convention=convention), proofs="randomized")
 
 
 def run(quick: bool) -> str:

@@ -90,7 +90,7 @@ def test_relu_proof_states_its_choice_at_zero():
 
 
 def test_tiny_net_is_also_proved_with_the_activation_written_out():
-    derivation = derive(parse_spec("2-1", m=2, cost="binary_cross_entropy"))
+    derivation = derive(parse_spec("2-1", m=1, cost="binary_cross_entropy"))
     entrywise = [p for p in derivation.proofs if p.strategy == "entrywise"]
     assert len(entrywise) == 2 and all(p.holds for p in entrywise)
     assert "with sigmoid" in entrywise[1].checks[0].compared_with
