@@ -286,7 +286,7 @@ class NotGeneralizable(RuntimeError):
 
 
 def _scalar_with_symbolic_examples(expr: sp.Expr, m0: int) -> sp.Expr:
-    expr = sp.factor_terms(sp.sympify(expr))  # pulls a numeric content out of sums: 5 x - 5 -> 5 (x - 1)
+    expr = sp.factor_terms(expr)  # pulls a numeric content out of sums: 5 x - 5 -> 5 (x - 1)
     expr = expr.replace(lambda e: e.is_Rational and e.q % m0 == 0,
                         lambda e: sp.Rational(e.p * m0, e.q) / EXAMPLES)
     for number in expr.atoms(sp.Rational):
