@@ -29,6 +29,7 @@ from checks.numpy_backprop import Backprop
 from derive.activations import opaque_pair
 from derive.costs import L2_STRENGTH, cost as cost_entry
 from derive.derivation import Derivation, derive_rule
+from derive.function_source import define_function
 from derive.matrix_ops import EntrywiseMap, is_zero
 from derive.network import SymbolicNetwork, symbolic_network
 from derive.spec import NetworkSpec
@@ -558,13 +559,13 @@ def _finite(name: str, value, shape) -> np.ndarray:
 @lru_cache(maxsize=64)
 def _route(spec: NetworkSpec, output_delta: str) -> DerivedRoute:
     source = generate_source(spec, output_delta)
-    namespace: dict = {"numpy": np, "l2": float(spec.l2)}
-    exec(compile(source, f"<derived route {spec.slug}>", "exec"), namespace)  # our own code, never user text
+    function = define_function(source, f"<derived route {spec.slug}>", "derived_backprop",
+                               {"numpy": np, "l2": float(spec.l2)})
     network = symbolic_network(spec)
     shapes = {quantity.name: quantity.shape for quantity in network.parameters()}
     return DerivedRoute(spec=spec, source=source, derived_at=derivation_examples(spec),
                         output_delta=output_delta, parameter_shapes=shapes,
-                        function=namespace["derived_backprop"])
+                        function=function)
 
 
 def derived_gradient_function(spec: NetworkSpec, output_delta: str = "simplified") -> DerivedRoute:

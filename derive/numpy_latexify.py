@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import inspect
 import itertools
-import linecache
 import re
 import textwrap
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Callable, Mapping
 
 import latexify
 
+from derive.function_source import define_function
 from derive.naming import LatexNotation
 
 _PAREN, _TRANSPOSE, _HSTACK = "PARENMARK", "TRANSPOSEMARK", "VERBATIM"
@@ -242,11 +242,7 @@ class _Rename(ast.NodeTransformer):
 def _function_of(tree: ast.FunctionDef) -> Callable:
     """A function whose source is `tree`, registered with linecache so latexify can read it."""
     source = ast.unparse(ast.fix_missing_locations(ast.Module([tree], []))) + "\n"
-    filename = f"<numpy_latexify-{next(_counter)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {}
-    exec(compile(source, filename, "exec"), namespace)  # defines the function only; it never runs
-    return namespace[tree.name]
+    return define_function(source, f"<numpy_latexify-{next(_counter)}>", tree.name, {})
 
 
 def _postprocess(latex: str, markers: _Markers, notation: LatexNotation) -> str:
