@@ -1,6 +1,5 @@
 """Tables and pictures of a circuit: they exist, are valid, and carry the values."""
 
-import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
 
@@ -87,7 +86,7 @@ def test_latex_document_carries_the_gradients():
     assert "$-4$" in text and "$-12$" in text
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+@pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("text, point, split", [
     ("(x + y) * z", {"x": -2, "y": 5, "z": -4}, False),
     ("sigmoid(w0 * x0 + w1 * x1 + w2)",
@@ -102,6 +101,7 @@ def test_latex_document_compiles_with_pdflatex(tmp_path, text, point, split):
     assert (tmp_path / "steps.pdf").stat().st_size > 0
 
 
+@pytest.mark.needs_dot
 def test_svg_is_valid_xml_and_carries_values_and_gradients():
     texts = _svg_texts(render_graph(circuit_graph(_run()[0]), "svg"))
     # forward values of cs231n's figure: x -2, y 5, z -4, q 3, f -12; gradients -4, -4, 3, -4, 1
@@ -112,6 +112,7 @@ def test_svg_is_valid_xml_and_carries_values_and_gradients():
         assert label in texts
 
 
+@pytest.mark.needs_dot
 def test_svg_of_split_sigmoid_shows_cs231n_gates_and_figures():
     run, _ = _run("sigmoid(w0 * x0 + w1 * x1 + w2)",
                   {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}, split=True)
@@ -120,6 +121,7 @@ def test_svg_of_split_sigmoid_shows_cs231n_gates_and_figures():
         assert figure in texts
 
 
+@pytest.mark.needs_dot
 def test_svg_shows_a_shared_input_total_gradient_beside_its_wires():
     run, _ = _run("x * y + x", {"x": 3, "y": -4})
     texts = _svg_texts(render_graph(circuit_graph(run), "svg"))
@@ -127,6 +129,7 @@ def test_svg_shows_a_shared_input_total_gradient_beside_its_wires():
     assert "1" in texts and "-4" in texts  # the two wires leaving x carry 1 and y = -4
 
 
+@pytest.mark.needs_dot
 def test_png_has_the_magic_bytes_and_a_size():
     png = render_graph(circuit_graph(_run()[0]), "png")
     assert png.startswith(PNG_MAGIC)

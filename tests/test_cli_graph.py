@@ -30,6 +30,7 @@ def test_no_file_is_written_without_out_or_formats(tmp_path, monkeypatch):
     assert _files(tmp_path) == []
 
 
+@pytest.mark.needs_dot
 def test_out_writes_all_four_formats(tmp_path, capsys):
     out = tmp_path / "pictures"
     assert main(CS231N + ["--out", str(out)]) == 0
@@ -39,6 +40,7 @@ def test_out_writes_all_four_formats(tmp_path, capsys):
     assert f"wrote {out / 'circuit.svg'}" in capsys.readouterr().out
 
 
+@pytest.mark.needs_dot
 def test_name_and_formats_choose_the_files(tmp_path):
     assert main(CS231N + ["--out", str(tmp_path), "--name", "f_xyz", "--formats", "svg,md"]) == 0
     assert _files(tmp_path) == ["f_xyz.md", "f_xyz.svg"]
@@ -57,6 +59,7 @@ def test_an_existing_file_is_replaced_and_no_temporary_is_left(tmp_path):
     assert _files(tmp_path) == ["circuit.md"]
 
 
+@pytest.mark.needs_dot
 def test_split_sigmoid_draws_cs231n_gates(tmp_path):
     args = ["graph", "sigmoid(w0*x0 + w1*x1 + w2)", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3",
             "--split-sigmoid", "--out", str(tmp_path), "--formats", "svg"]
@@ -72,6 +75,7 @@ def test_a_failed_gradient_check_exits_one(monkeypatch, capsys):
     assert "CHECK FAILED" in capsys.readouterr().out
 
 
+@pytest.mark.needs_dot
 def test_network_view_writes_its_files(tmp_path, capsys):
     assert main(["graph", "--network", "--out", str(tmp_path)]) == 0
     assert _files(tmp_path) == [f"network-2-3-1.{ext}" for ext in ("md", "png", "svg", "tex")]

@@ -1,6 +1,5 @@
 """The network view: seed 000's XOR net as matrix operations, and any other spec's."""
 
-import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
 
@@ -136,6 +135,7 @@ def test_every_layer_has_a_weight_gradient_and_every_hidden_layer_a_delta(spec):
         assert any(label.startswith(f"δ({layer}) = ") for label in labels)
 
 
+@pytest.mark.needs_dot
 def test_svg_is_valid_and_shows_shapes_and_deltas():
     svg = network_picture(network_graph(XOR_SPEC), "svg")
     texts = " ".join(e.text for e in ElementTree.fromstring(svg).iter(f"{SVG_NS}text") if e.text)
@@ -145,6 +145,7 @@ def test_svg_is_valid_and_shows_shapes_and_deltas():
         assert fragment in texts
 
 
+@pytest.mark.needs_dot
 def test_png_has_the_magic_bytes():
     assert network_picture(network_graph(XOR_SPEC), "png").startswith(b"\x89PNG\r\n\x1a\n")
 
@@ -155,7 +156,7 @@ def test_text_and_markdown_list_quantities_and_gradients():
     assert "| δ(3) W(2)ᵀ | 4×3 | z(3) -> a(2) |" in network_markdown(graph)
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex")
+@pytest.mark.needs_pdflatex
 @pytest.mark.parametrize("spec", [
     XOR_SPEC,
     parse_spec("3-4-4-2", activation="relu", output_activation="softmax", cost="cce",

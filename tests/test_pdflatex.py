@@ -1,6 +1,5 @@
 """Every golden .tex compiles with a real TeX engine (CI installs texlive; see .ci/run)."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from derive.output_files import compile_pdf, first_error
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_TEX = sorted((ROOT / "output").glob("*/derivation.tex"))
 
-needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+needs_tex = pytest.mark.needs_pdflatex
 
 
 def test_there_are_golden_documents():
