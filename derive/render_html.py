@@ -30,7 +30,8 @@ summary { cursor: pointer; margin: 0.8rem 0; } details.section { border-top: 1px
 details.step summary { font-weight: 600; margin: 0.3rem 0; }
 math[display="block"] { margin: 0.7rem 0; overflow-x: auto; overflow-y: hidden; }
 div.aligned { display: grid; grid-template-columns: max-content max-content; justify-content: center;
-              row-gap: 0.45rem; margin: 0.7rem 0; overflow-x: auto; }
+              align-items: baseline; row-gap: 0.45rem; margin: 0.7rem 0; padding: 0.2rem 0;
+              overflow-x: auto; overflow-y: hidden; }
 div.aligned .left-side { text-align: right; } div.aligned .right-side { text-align: left; padding-left: 0.25em; }
 table { border-collapse: collapse; margin: 0.7rem 0; font-size: 0.92rem; }
 th, td { border-bottom: 1px solid #d0d7de; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
@@ -85,11 +86,12 @@ def _section(number: int, title: str, body: str, anchor: str) -> str:
             f"</summary>\n{body}\n</details>")
 
 
-def _badge(strategy: str, entries: int, holds: bool, failure: str) -> str:
-    verdict = "holds" if holds else "fails"
-    title = f' title="{html.escape(failure)}"' if failure else ""
-    return (f'<span class="badge {verdict}"{title}>{html.escape(strategy)} · {entries} '
-            f'entr{"y" if entries == 1 else "ies"} · {verdict}</span>')
+def _badge(strategy: str, check) -> str:
+    """strategy · entries · verdict; hovering shows what it was compared with, or the failure."""
+    verdict = "holds" if check.holds else "fails"
+    title = html.escape(check.failure or f"compared with {check.compared_with}")
+    return (f'<span class="badge {verdict}" title="{title}">{html.escape(strategy)} · {check.entries} '
+            f'entr{"y" if check.entries == 1 else "ies"} · {verdict}</span>')
 
 
 def _formula_math(ctx: Context, quantity: str) -> str:
@@ -99,7 +101,10 @@ def _formula_math(ctx: Context, quantity: str) -> str:
         return display_math((f"{fraction('J', ctx.matrix(name))} = {ctx.tex(ctx.derivation.gradient(name))}",))
     if ctx.has_step(quantity):
         return display_math((f"{ctx.matrix(quantity)} = {ctx.tex(ctx.step(quantity).formula)}",))
-    return f"<p><code>{html.escape(quantity)}</code></p>"
+    simplified = ctx.derivation.simplified_output_delta
+    if simplified is not None and quantity == f"delta{ctx.L} = {simplified.formula}":  # proof_randomized's name
+        return display_math((f"{ctx.matrix(f'delta{ctx.L}')} = {ctx.tex(simplified.formula)}",))
+    return f"<p>The rule <code>{html.escape(quantity)}</code></p>"  # an activation's derivative
 
 
 def proof_badges(ctx: Context) -> str:
@@ -108,7 +113,7 @@ def proof_badges(ctx: Context) -> str:
     for proof in ctx.derivation.proofs:
         for check in proof.checks:
             by_quantity.setdefault(check.quantity, []).append(
-                _badge(proof.strategy, check.entries, check.holds, check.failure))
+                _badge(proof.strategy, check))
     if not by_quantity:
         return "<p>No proofs were run.</p>"
     return "\n".join(f'<div class="formula">{_formula_math(ctx, quantity)}<div>{"".join(badges)}</div></div>'
