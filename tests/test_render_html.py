@@ -125,3 +125,10 @@ def test_with_dot_both_pictures_are_inline_svg(xor):
 def test_picture_without_svg_is_a_note_not_an_error(xor):
     page = derivation_html(xor, pictures=(Picture("caption", None, "no `dot` here"),))
     assert '<p class="note">no <code>dot</code> here</p>' in page
+
+
+def test_without_dot_each_picture_is_a_visible_note_saying_what_to_install(monkeypatch):
+    monkeypatch.setenv("PATH", "")  # no program at all can be found, dot included
+    drawn = pictures(XOR_SPEC)
+    assert [picture.svg for picture in drawn] == [None, None]
+    assert all("apt-get install graphviz" in picture.note for picture in drawn)
