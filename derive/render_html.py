@@ -41,7 +41,7 @@ code { background: #f6f8fa; padding: 0 0.2rem; border-radius: 3px; }
 .badge.holds { color: #1a7f37; border-color: #1a7f37; background: #dafbe1; }
 .badge.fails { color: #cf222e; border-color: #cf222e; background: #ffebe9; }
 .formula { margin: 0.5rem 0 1rem; } .formula math { margin: 0.2rem 0; }
-figure { margin: 1rem 0; overflow-x: auto; } figure svg { max-width: 100%; height: auto; }
+figure { margin: 1rem 0; } .drawing { overflow-x: auto; }  /* dot draws at a readable size: scroll, not shrink */
 figcaption { font-size: 0.9rem; color: #59636e; } .note { color: #9a6700; font-style: italic; }
 """
 
@@ -145,7 +145,8 @@ def _step_name(ctx: Context, name: str) -> str:
 
 
 def _figure(picture: Picture) -> str:
-    body = picture.svg if picture.svg is not None else f'<p class="note">{inline(picture.note)}</p>'
+    body = f'<div class="drawing">{picture.svg}</div>' if picture.svg is not None \
+        else f'<p class="note">{inline(picture.note)}</p>'
     return f"<figure>{body}<figcaption>{html.escape(picture.caption)}</figcaption></figure>"
 
 
