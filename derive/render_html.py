@@ -80,9 +80,12 @@ def _block(block) -> str:
     raise TypeError(f"unknown block {type(block).__name__}")
 
 
-def _section(number: int, title: str, body: str, anchor: str) -> str:
-    # every section folds; all start open, so the page reads top to bottom like the PDF
-    return (f'<details class="section" id="{anchor}" open><summary><h2>{number}. {html.escape(title)}</h2>'
+def _section(number: int | None, title: str, body: str, anchor: str) -> str:
+    # every section folds; all start open, so the page reads top to bottom like the PDF. The
+    # document's sections keep the numbers they have in the PDF and the Markdown; what only the
+    # page has is unnumbered.
+    heading = html.escape(title) if number is None else f"{number}. {html.escape(title)}"
+    return (f'<details class="section" id="{anchor}" open><summary><h2>{heading}</h2>'
             f"</summary>\n{body}\n</details>")
 
 
@@ -157,14 +160,13 @@ def document_html(document: Document, derivation: Derivation, pictures: tuple[Pi
     Same input, same bytes: nothing in the page depends on the time, the machine or a random draw.
     """
     ctx = Context(derivation, notation)
-    parts = [_section(1, "Formulas and their proofs", proof_badges(ctx), "proofs")]
+    parts = [_section(None, "Formulas and their proofs", proof_badges(ctx), "proofs")]
     if pictures:
-        parts.append(_section(2, "Pictures", "\n".join(_figure(p) for p in pictures), "pictures"))
-    first = len(parts) + 1
-    for offset, section in enumerate(document.sections):
+        parts.append(_section(None, "Pictures", "\n".join(_figure(p) for p in pictures), "pictures"))
+    for number, section in enumerate(document.sections, start=1):
         body = "\n".join(_block(block) for block in section.blocks)
-        parts.append(_section(first + offset, section.title, body, f"section-{offset + 1}"))
-    parts.append(_section(len(parts) + 1, "Rejected candidates", rejected_candidates(ctx), "rejected"))
+        parts.append(_section(number, section.title, body, f"section-{number}"))
+    parts.append(_section(None, "All rejected candidates", rejected_candidates(ctx), "rejected"))
     title = html.escape(document.title)
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n'

@@ -132,3 +132,10 @@ def test_without_dot_each_picture_is_a_visible_note_saying_what_to_install(monke
     drawn = pictures(XOR_SPEC)
     assert [picture.svg for picture in drawn] == [None, None]
     assert all("apt-get install graphviz" in picture.note for picture in drawn)
+
+
+def test_document_sections_keep_the_numbers_they_have_in_the_markdown(xor, xor_page):
+    from derive.render_markdown import derivation_markdown
+
+    numbered = re.findall(r"^## (\d+\. .+)$", derivation_markdown(xor), flags=re.MULTILINE)
+    assert re.findall(r"<h2>(\d+\. [^<]+)</h2>", xor_page) == [title.replace("'", "&#x27;") for title in numbered]
