@@ -13,6 +13,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
                           "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 from bench import check_cost, derivation_scaling, end_to_end, generated_code  # noqa: E402
+from derive.progress import progress  # noqa: E402
 
 SECTIONS = {"derivation": derivation_scaling, "generated-code": generated_code, "check-cost": check_cost,
             "end-to-end": end_to_end}
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in args.only or SECTIONS:
+    chosen = args.only or list(SECTIONS)
+    # a table takes seconds to minutes: the bar (stderr, at a terminal only) says which one is running
+    for name in progress(chosen, "bench tables"):
         table = SECTIONS[name].run(args.quick)
         print(table + "\n", flush=True)
         path = folder / f"{name}{'-quick' if args.quick else ''}.md"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -98,7 +98,9 @@ def _shapes(params: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
 
 def finite_difference_gradient(cost_fn: Callable[[dict[str, np.ndarray]], float],
                                params: Mapping[str, np.ndarray],
-                               step: float = CENTRAL_STEP) -> dict[str, np.ndarray]:
+                               step: float = CENTRAL_STEP,
+                               progress: Callable[[Iterable[int], str, int], Iterable[int]] | None = None,
+                               ) -> dict[str, np.ndarray]:
     """Central differences over every parameter: two cost evaluations per entry.
 
     dJ/dtheta_i ~ (J(theta + h e_i) - J(theta - h e_i)) / (2 h), e_i the i-th unit vector of the
@@ -108,6 +110,9 @@ def finite_difference_gradient(cost_fn: Callable[[dict[str, np.ndarray]], float]
         cost_fn: the cost as a function of a parameter dict.
         params: the point, by name.
         step: h.
+        progress: wraps the loop over the entries to show progress, called as
+            progress(entries, description, total); derive.progress.progress fits. Passed in
+            rather than imported because this route imports NumPy only (tests/test_numpy_backprop).
 
     Returns:
         The numeric gradient, by name, shaped like params.
@@ -119,7 +124,10 @@ def finite_difference_gradient(cost_fn: Callable[[dict[str, np.ndarray]], float]
     shapes = _shapes(params)
     theta = unroll(params)
     gradient = np.empty_like(theta)
-    for i in range(theta.size):
+    entries = range(theta.size)
+    if progress is not None:
+        entries = progress(entries, "finite differences", theta.size)
+    for i in entries:
         plus, minus = theta.copy(), theta.copy()
         plus[i] += step
         minus[i] -= step

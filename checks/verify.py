@@ -24,6 +24,7 @@ from checks.derived_route import (ENTRYWISE_LIMIT, NotNumeric, derived_gradient_
                                   entrywise_gradient_function)
 from checks.numpy_backprop import Backprop, backprop, check_data, check_params, check_spec
 from checks.numpy_backprop import cost as hand_written_cost
+from derive.progress import progress
 from derive.spec import NetworkSpec
 
 ROUTES = ("derived", "hand_written", "finite_differences", "entrywise")
@@ -302,7 +303,7 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     gradients = {name: result.gradients for name, result in results.items()}
     start = time.perf_counter()
     if mode == "full":
-        gradients["finite_differences"] = fd.finite_difference_gradient(cost_fn, params)
+        gradients["finite_differences"] = fd.finite_difference_gradient(cost_fn, params, progress=progress)
     parameters = tuple(_parameter_verdict(name, params, gradients, mode, cost_fn, cost, decide, seed)
                        for name in params)
     seconds["finite_differences"] = time.perf_counter() - start

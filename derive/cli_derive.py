@@ -1,4 +1,4 @@
-"""`backprop derive`: derive, prove and check a network, and write its derivation as LaTeX, PDF and Markdown.
+"""`backprop derive`: derive, prove and check a network, and write its derivation as LaTeX, PDF, Markdown and HTML.
 
 The main job: with no options it derives seed 000's XOR net and writes output/xor-2-3-1/.
 """
@@ -12,14 +12,16 @@ from pathlib import Path
 from derive.api import derive
 from derive.cli_spec import add_spec_options, spec_from_args
 from derive.derivation import Derivation
+from derive.html_pictures import pictures as html_pictures
 from derive.naming import LatexNotation
 from derive.output_files import CompileResult, compile_pdf, write_files
+from derive.render_html import document_html
 from derive.render_latex import document_latex
 from derive.render_markdown import document_markdown
 from derive.spec import XOR_SPEC, NetworkSpec
 from derive.writeup import NumericTable, Reference, build_document, describe
 
-FORMATS = ("tex", "md", "pdf")
+FORMATS = ("tex", "md", "html", "pdf")
 STEM = "derivation"
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
 
@@ -34,7 +36,7 @@ _TITLES = {"derived": "derived", "hand_written": "hand-written", "finite_differe
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "derive", help="derive, prove and check backprop; write LaTeX, PDF and Markdown",
+        "derive", help="derive, prove and check backprop; write LaTeX, PDF, Markdown and HTML",
         description="Derive the delta rule of a network, prove every formula, check it numerically "
                     "against a hand-written NumPy backprop and finite differences, and write the "
                     "derivation as a document (default: seed 000's XOR net into output/xor-2-3-1/).")
@@ -42,7 +44,7 @@ def register(subparsers) -> None:
     group = parser.add_argument_group("output")
     group.add_argument("--out", default="output", help="output folder (default: output)")
     group.add_argument("--name", default=None, help="subfolder name (default: from the spec, xor-2-3-1 for the default)")
-    group.add_argument("--formats", default="tex,md,pdf", help="comma-separated: tex, md, pdf (default: all)")
+    group.add_argument("--formats", default="tex,md,html,pdf", help="comma-separated: tex, md, html, pdf (default: all)")
     group.add_argument("--hadamard", choices=("odot", "circ"), default="odot", help="Hadamard product symbol")
     group.add_argument("--transpose", choices=("top", "T"), default="top", help="transpose as ^{\\top} or ^{T}")
     group.add_argument("--layer-index", choices=("superscript", "subscript"), default="superscript",
@@ -137,8 +139,12 @@ class Result:
 
 
 def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
-                     notation: LatexNotation = LatexNotation()) -> Result:
-    """Derives, proves and checks `spec`, then writes the chosen formats into `folder`."""
+                     notation: LatexNotation = LatexNotation(), pictures: bool = True) -> Result:
+    """Derives, proves and checks `spec`, then writes the chosen formats into `folder`.
+
+    pictures=False leaves Graphviz's drawings out of the HTML page (the golden pages: dot's
+    output differs between Graphviz versions); the page says so where they would be.
+    """
     derivation = derive(spec)
     numeric, reason = numeric_table(spec)
     document = build_document(derivation, numeric, reference(spec, notation), notation)
@@ -148,6 +154,9 @@ def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
         files[f"{STEM}.tex"] = tex.encode("utf-8")
     if "md" in formats:
         files[f"{STEM}.md"] = document_markdown(document).encode("utf-8")
+    if "html" in formats:
+        page = document_html(document, derivation, html_pictures(spec, draw=pictures), notation)
+        files[f"{STEM}.html"] = page.encode("utf-8")
     written = write_files(folder, files) if files else []
     pdf = compile_pdf(tex, folder, STEM) if "pdf" in formats else None
     if pdf is not None and pdf.pdf is not None:

@@ -20,6 +20,13 @@ def test_default_run_writes_tex_and_markdown_and_prints_a_summary(tmp_path, caps
     assert str(folder / "derivation.tex") in out
 
 
+def test_html_page_is_written_with_the_notation_chosen(tmp_path, capsys):
+    code = main(["derive", "--out", str(tmp_path), "--name", "page", "--formats", "html", "--transpose", "T"])
+    assert code == 0
+    page = (tmp_path / "page" / "derivation.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<math" in page and "&#x022A4;" not in page
+
+
 def test_notation_options_and_name_reach_the_files(tmp_path, capsys):
     code = main(["derive", "--out", str(tmp_path), "--name", "plain", "--formats", "md", "--hadamard", "circ",
                  "--transpose", "T", "--layer-index", "subscript"])
@@ -29,7 +36,7 @@ def test_notation_options_and_name_reach_the_files(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--formats", "tex,docx"], "unknown format docx; accepted: tex, md, pdf"),
+    (["--formats", "tex,docx"], "unknown format docx; accepted: tex, md, html, pdf"),
     (["--layers", "2-x-1"], "layer sizes must look like 2-3-1"),
     (["--name", "../escape"], "--name must be a plain folder name"),
 ])
