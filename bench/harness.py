@@ -50,15 +50,29 @@ def in_fresh_process(target: Callable, *arguments, limit: float = 60.0,
     return Measurement(data["seconds"], data["peak_mib"], data["detail"])
 
 
-def interleaved_medians(functions: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median seconds per call of each function, taking turns so drift hits all alike."""
+def interleaved_medians(functions: dict[str, Callable[[], object]], rounds: int,
+                        calls: int = 1) -> dict[str, float]:
+    """Median seconds per call of each function, taking turns so drift hits all alike.
+
+    Each sample times `calls` calls in a row (the first call after another route runs on cold
+    caches: at 2-3-1 that alone tripled a 16 µs figure), and the turn order rotates every round so
+    that no function always follows the same one.
+    """
     samples: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            started = time.perf_counter()
-            function()
-            samples[name].append(time.perf_counter() - started)
+    names = list(functions)
+    _take_turns(functions, names, rounds, calls, samples)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def _take_turns(functions, names, rounds, calls, samples) -> None:
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            function = functions[name]
+            started = time.perf_counter()
+            for _ in range(calls):
+                function()
+            samples[name].append((time.perf_counter() - started) / calls)
 
 
 def format_seconds(seconds: float | None) -> str:
