@@ -152,9 +152,11 @@ def _blas_note() -> str:
         return "BLAS: one thread requested through OMP/OPENBLAS/MKL_NUM_THREADS (threadpoolctl not installed)."
     from threadpoolctl import threadpool_info
 
-    pools = ", ".join(f"{pool['internal_api']} {pool.get('version') or ''} "
-                      f"{pool.get('architecture') or ''} kernel, {pool['num_threads']} thread(s)".replace("  ", " ")
-                      for pool in threadpool_info())
+    def described(pool: dict) -> str:
+        words = [pool["internal_api"], pool.get("version"), pool.get("architecture") and f"{pool['architecture']} kernel"]
+        return " ".join(word for word in words if word) + f", {pool['num_threads']} thread(s)"
+
+    pools = "; ".join(described(pool) for pool in threadpool_info())
     return f"BLAS: {pools or 'none found'}."
 
 
