@@ -4,7 +4,9 @@
 #   row form    (examples in rows):    z(l+1) = a(l) W(l) + 1 b(l)
 #   column form (examples in columns): z(l+1) = W(l) a(l) + b(l) 1^T
 # and every delta and gradient is the SymPy matrix expression of derive.derivation, printed by
-# DerivedNumPyPrinter, one assignment per delta, from the output layer down. Only J and the
+# DerivedNumPyPrinter, one assignment per delta, from the output layer down, after
+# checks.generated_lines has written f' through the forward pass's a where the local proof proves
+# the activation table's identity and named each repeated subexpression once. Only J and the
 # forward pass are written here, as matrix expressions built from the symbolic network and the
 # cost table of derive.costs; nothing is imported from checks.numpy_backprop but its return type.
 #
@@ -83,11 +85,13 @@ class softplus(sp.Function):  # noqa: N801 -- lowercase: SymPy printers dispatch
 class DerivedNumPyPrinter(NumPyPrinter):
     """NumPy code for the derivation's matrix expressions, stable for large |z|.
 
-    Prints A.dot(B), A * B (Hadamard), A.T, numpy.ones/zeros, numpy.block, W[1:, :], EntrywiseMap
+    Prints A.dot(B), A * B (Hadamard), A.T, numpy.zeros, numpy.block, W[1:, :], EntrywiseMap
     as its scalar formula on arrays, and the opaque activations and derivatives of
-    derive.activations as closed forms that never exponentiate a positive number:
-    sigmoid(z) = e^min(z, 0) / (1 + e^-|z|), sigmoid'(z) = e^-|z| / (1 + e^-|z|)^2; relu'(0) = 0.
-    With example_count = m0, a dimension equal to m0 prints as the run-time example count m.
+    derive.activations as closed forms that never overflow: sigmoid(z) = (1 + tanh(z/2)) / 2,
+    sigmoid'(z) = e^-|z| / (1 + e^-|z|)^2; relu'(0) = 0. A product with a ones vector prints as
+    NumPy broadcasting in a sum (X.dot(W1) + b1) or as an axis sum (delta2.sum(axis=0,
+    keepdims=True)). With example_count = m0, a dimension equal to m0 prints as the run-time
+    example count m.
 
     >>> z = sp.MatrixSymbol("z2", 4, 3)
     >>> sigmoid_prime = opaque_pair("sigmoid")[1]
