@@ -4,7 +4,9 @@
 #   row form    (examples in rows):    z(l+1) = a(l) W(l) + 1 b(l)
 #   column form (examples in columns): z(l+1) = W(l) a(l) + b(l) 1^T
 # and every delta and gradient is the SymPy matrix expression of derive.derivation, printed by
-# DerivedNumPyPrinter, one assignment per delta, from the output layer down. Only J and the
+# DerivedNumPyPrinter, one assignment per delta, from the output layer down, after
+# checks.generated_lines has written f' through the forward pass's a where the local proof proves
+# the activation table's identity and named each repeated subexpression once. Only J and the
 # forward pass are written here, as matrix expressions built from the symbolic network and the
 # cost table of derive.costs; nothing is imported from checks.numpy_backprop but its return type.
 #
@@ -16,7 +18,9 @@
 
 from __future__ import annotations
 
+import builtins
 import math
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Mapping
@@ -24,7 +28,9 @@ from typing import Callable, Mapping
 import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import precedence
 
+from checks.generated_lines import share_common, through_outputs
 from checks.numpy_backprop import Backprop
 from derive.activations import opaque_pair
 from derive.costs import L2_STRENGTH, cost as cost_entry
@@ -79,11 +85,13 @@ class softplus(sp.Function):  # noqa: N801 -- lowercase: SymPy printers dispatch
 class DerivedNumPyPrinter(NumPyPrinter):
     """NumPy code for the derivation's matrix expressions, stable for large |z|.
 
-    Prints A @ B, A * B (Hadamard), A.T, numpy.ones/zeros, numpy.block, W[1:, :], EntrywiseMap
+    Prints A.dot(B), A * B (Hadamard), A.T, numpy.zeros, numpy.block, W[1:, :], EntrywiseMap
     as its scalar formula on arrays, and the opaque activations and derivatives of
-    derive.activations as closed forms that never exponentiate a positive number:
-    sigmoid(z) = e^min(z, 0) / (1 + e^-|z|), sigmoid'(z) = e^-|z| / (1 + e^-|z|)^2; relu'(0) = 0.
-    With example_count = m0, a dimension equal to m0 prints as the run-time example count m.
+    derive.activations as closed forms that never overflow: sigmoid(z) = (1 + tanh(z/2)) / 2,
+    sigmoid'(z) = e^-|z| / (1 + e^-|z|)^2; relu'(0) = 0. A product with a ones vector prints as
+    NumPy broadcasting in a sum (X.dot(W1) + b1) or as an axis sum (delta2.sum(axis=0,
+    keepdims=True)). With example_count = m0, a dimension equal to m0 prints as the run-time
+    example count m.
 
     >>> z = sp.MatrixSymbol("z2", 4, 3)
     >>> sigmoid_prime = opaque_pair("sigmoid")[1]
@@ -108,6 +116,8 @@ class DerivedNumPyPrinter(NumPyPrinter):
         # these print as a name, a call, a subscript or x.T: they bind tighter than any operator
         atomic = isinstance(expr, (sp.MatrixSymbol, sp.Symbol, sp.Integer, sp.MatrixSlice, sp.Transpose,
                                    sp.OneMatrix, sp.ZeroMatrix, sp.BlockMatrix))
+        # a product of matrices alone prints as a chain of method calls, A.dot(B).sum(...)
+        atomic = atomic or (isinstance(expr, sp.MatMul) and all(getattr(a, "is_Matrix", False) for a in expr.args))
         text = self._print(expr)
         return text if atomic else f"({text})"
 
@@ -119,16 +129,87 @@ class DerivedNumPyPrinter(NumPyPrinter):
     def _print_MatrixSymbol(self, expr):
         return expr.name
 
+    def _print_Add(self, expr, order=None):
+        # SymPy's order writes y - a as -a + y: two array passes (negate, add) for one. Positive
+        # terms first, then each negative one as a subtraction.
+        terms = self._as_ordered_terms(expr, order=order)
+        printed = [self._print(term) for term in terms]
+        negative = [text.startswith("-") and not term.is_Add for term, text in zip(terms, printed)]
+        pieces = []
+        for term, text, minus in sorted(zip(terms, printed, negative), key=lambda item: item[2]):
+            body = text[1:] if minus else text
+            if precedence(term) < precedence(expr) or (minus and precedence(-term) <= precedence(expr)):
+                body = f"({body})"
+            pieces.append((minus, body))
+        first_minus, text = pieces[0]
+        text = f"-{text}" if first_minus else text
+        for minus, body in pieces[1:]:
+            text += f" - {body}" if minus else f" + {body}"
+        return text
+
     def _print_MatMul(self, expr):
         scalars = [a for a in expr.args if not getattr(a, "is_Matrix", False)]
         matrices = [a for a in expr.args if getattr(a, "is_Matrix", False)]
-        product = " @ ".join(self._operand(a) for a in matrices)
+        # 1^T A (a row of ones on the left) sums A's columns and A 1 sums its rows: an axis sum,
+        # not a product with a ones matrix that would be allocated first
+        sums = []
+        while len(matrices) > 1 and isinstance(matrices[0], sp.OneMatrix) and matrices[0].shape[0] == 1:
+            matrices, sums = matrices[1:], sums + [0]
+        while len(matrices) > 1 and isinstance(matrices[-1], sp.OneMatrix) and matrices[-1].shape[1] == 1:
+            matrices, sums = matrices[:-1], sums + [1]
+        # A.dot(B), not A @ B: the same BLAS call, but NumPy's @ spends ~0.5 µs more per product
+        # on dispatch (measured at 4 x 3: 0.7 µs against 0.25 µs), a tenth of a 2-3-1 backprop
+        chain = sums or scalars or len(matrices) > 1
+        product = self._operand(matrices[0]) if chain else self._print(matrices[0])
+        product += "".join(f".dot({self._print(a)})" for a in matrices[1:])
+        for axis in sums:
+            # the method: numpy.sum adds ~1.5 µs of Python dispatch per call (measured at 4 x 3)
+            product = f"{product}.sum(axis={axis}, keepdims=True)"
         if not scalars:
             return product
-        return f"{self._operand(sp.Mul(*scalars))} * {product if len(matrices) == 1 else f'({product})'}"
+        return f"{self._operand(sp.Mul(*scalars))} * {product}"
+
+    @staticmethod
+    def _broadcast(term):
+        """B for 1 B (a column of ones times a row) or B 1^T: NumPy broadcasts B in a sum."""
+        if not isinstance(term, sp.MatMul) or len(term.args) != 2:
+            return None
+        left, right = term.args
+        if isinstance(left, sp.OneMatrix) and left.shape[1] == 1 and getattr(right, "is_Matrix", False):
+            return right
+        if isinstance(right, sp.OneMatrix) and right.shape[0] == 1 and getattr(left, "is_Matrix", False):
+            return left
+        return None
+
+    @staticmethod
+    def _signed(term):
+        """(sign, term without it): -1 * y -> ("-", y), so that a sum prints as a - y."""
+        if isinstance(term, sp.MatMul):
+            scalars = [a for a in term.args if not getattr(a, "is_Matrix", False)]
+            matrices = [a for a in term.args if getattr(a, "is_Matrix", False)]
+            coefficient = sp.Mul(*scalars)
+            if scalars and coefficient.could_extract_minus_sign():
+                positive = -coefficient
+                if positive == 1:
+                    return "-", matrices[0] if len(matrices) == 1 else sp.MatMul(*matrices)
+                return "-", sp.MatMul(positive, *matrices)
+        return "+", term
 
     def _print_MatAdd(self, expr):
-        return " + ".join(self._operand(term) for term in expr.args)
+        terms = list(expr.args)
+        broadcasts = [self._broadcast(term) for term in terms]
+        full = any(b is None for b in broadcasts)  # a term of the sum's own shape: the others broadcast
+        signed = [self._signed(b if (b is not None and full) else term) for term, b in zip(terms, broadcasts)]
+        signed.sort(key=lambda pair: pair[0] == "-")  # stable: a positive term first, so a - y
+        text = ""
+        for sign, term in signed:
+            # a method call and * bind tighter than + and -: only a nested sum needs parentheses
+            operand = self._operand(term) if isinstance(term, sp.MatAdd) else self._print(term)
+            if not text:
+                text = operand if sign == "+" else f"-{operand}"
+            else:
+                text = f"{text} {sign} {operand}"
+        return text
 
     def _print_HadamardProduct(self, expr):
         return " * ".join(self._operand(factor) for factor in expr.args)
@@ -185,11 +266,11 @@ class DerivedNumPyPrinter(NumPyPrinter):
         return self._logaddexp(self._print(expr.args[0]))
 
     def _print_sigmoid(self, expr):
-        # e^min(z, 0) / (1 + e^-|z|): 1/(1 + e^-z) for z >= 0 and e^z/(1 + e^z) for z < 0, so no
-        # exponent is positive (no overflow) and the tiny tail e^-700 keeps its relative accuracy
+        # sigma(z) = (1 + tanh(z/2)) / 2: tanh never overflows, so no warning and no inf for any z,
+        # in four array passes like 1/(1 + exp(-z)) (which overflows below z = -709); exact to an
+        # absolute 1e-16, so a tail such as sigma(-700) = e^-700 comes out as 0
         x = self._print(expr.args[0])
-        exp, minimum = self._module_format("numpy.exp"), self._module_format("numpy.minimum")
-        return f"({exp}({minimum}({x}, 0)) / (1 + {exp}(-{self._module_format('numpy.abs')}({x}))))"
+        return f"(0.5 + 0.5*{self._module_format('numpy.tanh')}(0.5*{x}))"
 
     def _print_sigmoid_prime(self, expr):
         # sigma(z) sigma(-z) = e^-|z| / (1 + e^-|z|)^2: even in z, finite and accurate for every z
@@ -349,7 +430,9 @@ def _activation_of(network: SymbolicNetwork, layer: int, z: sp.MatrixExpr) -> sp
         raise NotNumeric(f"layer {layer} has the generic activation f, which has no numeric value; "
                          "choose sigmoid, tanh, relu, identity or softmax")
     if name == "softmax":
-        return Softmax(z, _unit_axis(network.spec))
+        # exp(log_softmax(z)): the cross-entropy reads log_softmax(z) too, and computes it once
+        t = sp.Dummy("t")
+        return EntrywiseMap(sp.Lambda(t, sp.exp(t)), LogSoftmax(z, _unit_axis(network.spec)))
     t = sp.Dummy("t")
     return EntrywiseMap(sp.Lambda(t, opaque_pair(name)[0](t)), z)
 
@@ -441,11 +524,36 @@ def _generalized(expression, m0: int):
     return with_symbolic_examples(expression, m0).xreplace({L2_STRENGTH: L2})
 
 
+def _entrywise_outputs(network: SymbolicNetwork) -> dict[sp.MatrixSymbol, tuple[str, sp.MatrixSymbol]]:
+    """z(l) -> (activation name, a(l)) for each layer with an entrywise activation."""
+    return {network.pre_activation(layer).symbol: (network.spec.activation(layer), network.activation(layer).symbol)
+            for layer in range(2, network.output_layer + 1)
+            if network.spec.activation(layer) not in ("softmax", "f")}
+
+
+def _line_name(network: SymbolicNetwork) -> Callable[[sp.MatrixExpr], str | None]:
+    """Names for shared subexpressions: log_softmax(z(l)) is log_a(l); others get shared1, ..."""
+    logs = {LogSoftmax(network.pre_activation(layer).symbol, _unit_axis(network.spec)): f"log_{network.activation(layer).name}"
+            for layer in range(2, network.output_layer + 1)}
+    return logs.get
+
+
+def _split_constant(loss: sp.MatrixExpr) -> tuple[sp.Expr, sp.MatrixExpr]:
+    """(c, map) with loss = c * map entrywise: the 1/2 of (y - a)^2 / 2 goes outside the sum."""
+    if not isinstance(loss, EntrywiseMap):
+        return sp.Integer(1), loss
+    coefficient, rest = loss.function.expr.as_coeff_Mul()
+    return coefficient, EntrywiseMap(sp.Lambda(loss.function.variables, rest), *loss.matrices)
+
+
 def generate_source(spec: NetworkSpec, output_delta: str = "simplified") -> str:
     """The Python source of the derived route for `spec`, one assignment per quantity.
 
     The function takes the parameters, X and y by name and returns (J, gradients by name, deltas
-    by layer, z by layer, a by layer). See derived_gradient_function for output_delta.
+    by layer, z by layer, a by layer). See derived_gradient_function for output_delta. Each
+    activation is evaluated once, in the forward pass: f' is written through a = f(z) where the
+    local proof proves the identity (checks.generated_lines), a subexpression used twice gets a
+    line of its own, biases are broadcast and bias gradients are axis sums.
 
     Raises:
         NotNumeric: an activation is the generic f.
@@ -459,24 +567,34 @@ def generate_source(spec: NetworkSpec, output_delta: str = "simplified") -> str:
     printer = DerivedNumPyPrinter({"example_count": m0, "fully_qualified_modules": True})
     show = lambda expression: printer.doprint(_generalized(expression, m0))  # noqa: E731
 
-    lines = [f"m = X.shape[{0 if network.is_row else 1}]"]
-    lines += [f"{name} = {show(expression)}" for name, expression in forward_expressions(network)]
-    reduction = printer.doprint(_scalar_with_symbolic_examples(network.reduction, m0))
-    cost = f"{reduction} * numpy.sum({show(_stable_loss_matrix(network))})"
-    if network.regularization_factor != 0:
-        factor = printer.doprint(
-            _scalar_with_symbolic_examples(network.regularization_factor, m0).xreplace({L2_STRENGTH: L2}))
-        squares = " + ".join(f"numpy.sum({show(_regularized_weights(network, layer))}**2)"
-                             for layer in range(1, network.output_layer))
-        cost += f" + {factor} * ({squares})"
-    lines.append(f"J = {cost}")
-
     derivation = cached_derivation(spec0)
     deltas = list(derivation.deltas())
     if output_delta == "simplified" and derivation.simplified_output_delta is not None:
         deltas[0] = (deltas[0][0], derivation.simplified_output_delta.formula)
-    lines += [f"{name} = {show(expression)}" for name, expression in deltas]
-    lines += [f"dJ_d{name} = {show(expression)}" for name, expression in derivation.gradients]
+    outputs = _entrywise_outputs(network)
+    coefficient, loss = _split_constant(through_outputs(_stable_loss_matrix(network), outputs))
+    named = forward_expressions(network) + [("J", loss)]
+    named += [(name, through_outputs(expression, outputs)) for name, expression in deltas]
+    named += [(f"dJ_d{name}", through_outputs(expression, outputs)) for name, expression in derivation.gradients]
+    named = share_common(named, _line_name(network), values_only={"J"})
+
+    lines = []
+    for name, expression in named:
+        if name != "J":
+            lines.append(f"{name} = {show(expression)}")
+            continue
+        factor = _scalar_with_symbolic_examples(network.reduction * coefficient, m0)
+        total = f"({show(expression)}).sum()"
+        cost = total if factor == 1 else f"-{total}" if factor == -1 else f"{printer.doprint(factor)} * {total}"
+        if network.regularization_factor != 0:
+            factor = printer.doprint(
+                _scalar_with_symbolic_examples(network.regularization_factor, m0).xreplace({L2_STRENGTH: L2}))
+            squares = " + ".join(f"numpy.sum({show(_regularized_weights(network, layer))}**2)"
+                                 for layer in range(1, network.output_layer))
+            cost += f" + {factor} * ({squares})"
+        lines.append(f"J = {cost}")
+    if any(re.search(r"\bm\b", line) for line in lines):  # the example count, where a line needs it
+        lines.insert(0, f"m = X.shape[{0 if network.is_row else 1}]")
 
     parameters = [quantity.name for quantity in network.parameters()]
     layers = range(2, network.output_layer + 1)
@@ -560,7 +678,7 @@ def _finite(name: str, value, shape) -> np.ndarray:
 def _route(spec: NetworkSpec, output_delta: str) -> DerivedRoute:
     source = generate_source(spec, output_delta)
     function = define_function(source, f"<derived route {spec.slug}>", "derived_backprop",
-                               {"numpy": np, "l2": float(spec.l2)})
+                               {"numpy": np, "l2": float(spec.l2), "__builtins__": builtins})
     network = symbolic_network(spec)
     shapes = {quantity.name: quantity.shape for quantity in network.parameters()}
     return DerivedRoute(spec=spec, source=source, derived_at=derivation_examples(spec),

@@ -46,7 +46,9 @@ class Activation:
         derivative: x -> f'(x), the form the derivation uses; the local proof checks it
             against SymPy's diff of `function`.
         derivative_from_output: a -> f'(x) written with a = f(x) where that is shorter
-            (sigma' = a (1 - a)); None where no such form exists.
+            (sigma' = a (1 - a)); None where no such form exists. The generated NumPy code
+            computes f' this way from the forward pass's a, once derive.local_proof has proved
+            the identity.
         latex: the LaTeX command for f.
     """
 

@@ -11,11 +11,33 @@ from functools import lru_cache
 
 import sympy as sp
 
-from derive.activations import ACTIVATION_TABLE
+from derive.activations import ACTIVATION_TABLE, Activation
 from derive.matrix_ops import is_zero
 from derive.proof import Proof, ProofCheck
 
 _x = sp.Symbol("x", real=True)
+
+
+def output_identity_check(entry: Activation) -> ProofCheck:
+    """Proves f'(x) = g(f(x)) for the entry's derivative_from_output g, by SymPy's simplify.
+
+    The generated NumPy code (checks/derived_route.py) evaluates f' through the activation it has
+    already computed, a = f(z), with this identity: sigma' = a (1 - a), tanh' = 1 - a^2. It uses
+    an identity only where this check holds.
+
+    >>> from derive.activations import activation
+    >>> output_identity_check(activation("sigmoid")).holds
+    True
+    """
+    if entry.function is None or entry.derivative_from_output is None:
+        return ProofCheck(f"{entry.name}'(x) through f(x)", 0, "no identity in the table", 0, False,
+                          f"{entry.name} has no derivative_from_output")
+    a = entry.function(_x)
+    written = entry.derivative_from_output(a)
+    holds = sp.simplify(written - sp.diff(a, _x)) == 0
+    return ProofCheck(f"{entry.name}'(x) = {entry.derivative_from_output(sp.Symbol('a'))}, a = {entry.name}(x)",
+                      0, f"SymPy diff of {a}", 1, holds,
+                      "" if holds else f"the output identity for {entry.name}' differs from SymPy's diff")
 
 
 @lru_cache(maxsize=None)  # the rules do not depend on the network: prove each once per process
@@ -28,12 +50,18 @@ def _elementwise_check(name: str) -> ProofCheck:
         holds = all(sp.simplify((rule - sympy_diff).subs(_x, s)) == 0 for s in (positive, negative))
         return ProofCheck(f"{name}'(x) = Heaviside(x, 0)", 0, "SymPy diff of Max(0, x), for x != 0",
                           1, holds, "" if holds else "relu' differs from SymPy's diff")
-    holds = sp.simplify(rule - sympy_diff) == 0
-    from_output = entry.derivative_from_output
-    if holds and from_output is not None:
-        holds = sp.simplify(from_output(entry.function(_x)) - sympy_diff) == 0
-    return ProofCheck(f"{name}'(x)", 0, f"SymPy diff of {entry.function(_x)}", 1, holds,
-                      "" if holds else f"the rule for {name}' differs from SymPy's diff")
+    # one check per activation (the write-ups list them): the rule, then the identity through f(x)
+    failure = "" if sp.simplify(rule - sympy_diff) == 0 else f"the rule for {name}' differs from SymPy's diff"
+    if not failure and entry.derivative_from_output is not None:
+        failure = output_identity_check(entry).failure
+    return ProofCheck(f"{name}'(x)", 0, f"SymPy diff of {entry.function(_x)}", 1, not failure, failure)
+
+
+@lru_cache(maxsize=None)
+def proved_output_identity(name: str) -> bool:
+    """True when `name`'s derivative_from_output is in the table and proved (output_identity_check)."""
+    entry = ACTIVATION_TABLE.get(name)
+    return entry is not None and entry.derivative_from_output is not None and output_identity_check(entry).holds
 
 
 @lru_cache(maxsize=None)

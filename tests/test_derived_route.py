@@ -27,6 +27,9 @@ pytestmark = pytest.mark.filterwarnings("error")
 ROUTE_TOLERANCE = 1e-12
 # sigma and sigma' at |z| = 700 against math.exp(-700): both are exp(-700) to a few roundings.
 CLOSED_FORM_TOLERANCE = 1e-13
+# sigma through tanh against 1/(1 + e^-z): each rounds to about an ulp of 1/2 (1.1e-16) plus
+# tanh's own error; four ulps of 1/2
+SIGMOID_ABSOLUTE_TOLERANCE = 4.5e-16
 
 SIGMOID, SIGMOID_PRIME = opaque_pair("sigmoid")
 RELU_PRIME = opaque_pair("relu")[1]
@@ -76,17 +79,17 @@ def test_plain_lambdify_writes_sympys_own_elementwise_application_as_a_syntax_er
 
 
 @pytest.mark.parametrize("expression, expected", [
-    (A * B, "A @ B"),
+    (A * B, "A.dot(B)"),
     (A.T, "A.T"),
     (sp.HadamardProduct(A, A), "A * A"),
-    (sp.Transpose(A * B), "(A @ B).T"),
+    (sp.Transpose(A * B), "A.dot(B).T"),
     (sp.OneMatrix(2, 1), "numpy.ones((2, 1))"),
     (sp.ZeroMatrix(1, 4), "numpy.zeros((1, 4))"),
     (W1[1:, :], "W1[1:, :]"),
     (W1[:, 1:], "W1[:, 1:]"),
     (sp.BlockMatrix([[sp.OneMatrix(2, 1), A]]), "numpy.block([[numpy.ones((2, 1)), A]])"),
     (EntrywiseMap(sp.Lambda(T, SIGMOID_PRIME(T)), Z), "(numpy.exp(-numpy.abs(z2)) / (1 + numpy.exp(-numpy.abs(z2)))**2)"),
-    (EntrywiseMap(sp.Lambda(T, SIGMOID(T)), Z), "(numpy.exp(numpy.minimum(z2, 0)) / (1 + numpy.exp(-numpy.abs(z2))))"),
+    (EntrywiseMap(sp.Lambda(T, SIGMOID(T)), Z), "(0.5 + 0.5*numpy.tanh(0.5*z2))"),
     (EntrywiseMap(sp.Lambda(T, RELU_PRIME(T)), Z), "numpy.heaviside(z2, 0.0)"),
     (EntrywiseMap(sp.Lambda(T, TANH_PRIME(T)), Z), "(1 - numpy.tanh(z2)**2)"),
 ])
@@ -100,18 +103,29 @@ def test_a_dimension_equal_to_the_derivation_m_prints_as_the_runtime_m():
     assert printer.doprint(sp.ZeroMatrix(1, 4)) == "numpy.zeros((1, 4))"
 
 
-def test_sigmoid_and_its_derivative_stay_finite_and_accurate_at_z_700():
+def test_sigmoid_and_its_derivative_stay_finite_at_z_700_and_match_the_exponential_form():
     z = sp.MatrixSymbol("z", 1, 5)
     sigma = lambdify_matrix([z], EntrywiseMap(sp.Lambda(T, SIGMOID(T)), z))
     prime = lambdify_matrix([z], EntrywiseMap(sp.Lambda(T, SIGMOID_PRIME(T)), z))
     points = np.array([[-800.0, -700.0, 0.0, 700.0, 800.0]])
-    tiny = math.exp(-700.0)  # sigma(-700) = e^-700 / (1 + e^-700) = e^-700 to 1e-304 relative
+    tiny = math.exp(-700.0)  # sigma'(+-700) = e^-700 / (1 + e^-700)^2 = e^-700 to 1e-304 relative
     values, slopes = sigma(points)[0], prime(points)[0]
-    assert values[0] == 0.0 and values[2] == 0.5 and values[3] == 1.0 and values[4] == 1.0
-    assert abs(values[1] - tiny) <= CLOSED_FORM_TOLERANCE * tiny
+    # sigma is (1 + tanh(z/2)) / 2: tanh never overflows; its tail sigma(-700) = e^-700 is below
+    # the absolute rounding of 1/2 and comes out 0 (the cross-entropies never take its log)
+    assert values.tolist() == [0.0, 0.0, 0.5, 1.0, 1.0]
     for index in (1, 3):
         assert abs(slopes[index] - tiny) <= CLOSED_FORM_TOLERANCE * tiny
     assert slopes[2] == 0.25 and slopes[0] == 0.0 and slopes[4] == 0.0
+
+
+def test_sigmoid_through_tanh_equals_one_over_one_plus_exp_to_an_absolute_rounding():
+    z = sp.MatrixSymbol("z", 1, 201)
+    points = np.linspace(-40.0, 40.0, 201)[None, :]
+    through_tanh = lambdify_matrix([z], EntrywiseMap(sp.Lambda(T, SIGMOID(T)), z))(points)
+    exponential = 1.0 / (1.0 + np.exp(-points))  # no overflow for |z| <= 40
+    assert np.max(np.abs(through_tanh - exponential)) <= SIGMOID_ABSOLUTE_TOLERANCE
+    shifted = lambdify_matrix([z], EntrywiseMap(sp.Lambda(T, SIGMOID(T)), z))(points + 1e-3)
+    assert np.max(np.abs(shifted - exponential)) > 100 * SIGMOID_ABSOLUTE_TOLERANCE  # the check can fail
 
 
 def test_relu_derivative_at_zero_is_zero():
