@@ -14,7 +14,7 @@ from derive.circuit_check import check_gradients
 from derive.circuit_render import (circuit_graph, latex_steps, markdown_steps, render_graph,
                                    step_table)
 from derive.cli_spec import add_spec_options, spec_from_args
-from derive.output_files import check_name, write_file
+from derive.output_files import check_name, check_writable_folder, write_files
 from derive.network_graph import (network_graph, network_latex, network_markdown,
                                   network_picture, network_text)
 
@@ -163,25 +163,13 @@ def _network_name(spec) -> str:
 def _out_folder(args: argparse.Namespace) -> Path | None:
     if args.out is None:
         return Path(".") if args.formats is not None else None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise GraphUsageError(f"--out {args.out!r} exists and is not a folder")
-    return out
+    return check_writable_folder(args.out)  # before any work, as derive does
 
 
 def _write_all(out: Path, name: str, formats: tuple[str, ...],
                renderers: dict[str, Callable[[], bytes]]) -> list[Path]:
-    # Render everything first: a Graphviz failure then leaves no file behind.
-    contents = {fmt: renderers[fmt]() for fmt in formats}
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt, data in contents.items():
-        path = out / f"{name}.{fmt}"
-        write_atomically(path, data)
-        written.append(path)
-    return written
+    # Render everything first: a Graphviz failure then leaves no file behind. The files are
+    # written as one set: all of them change, or none (derive.output_files.write_files).
+    contents = {f"{name}.{fmt}": renderers[fmt]() for fmt in formats}
+    return write_files(out, contents)
 
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Writes to a temporary file beside `path`, then renames it: never a half-written file."""
-    write_file(path, data)

@@ -185,3 +185,11 @@ def test_an_l2_written_out_in_full_is_shortened_in_the_message():
     with pytest.raises(SpecError) as error:
         NetworkSpec((2, 1), ("sigmoid",), l2=10 ** 400)
     assert len(str(error.value)) < 150
+
+
+def test_graph_files_change_together_when_one_cannot_be_written(tmp_path, capsys):
+    (tmp_path / "circuit.tex").write_bytes(b"old tex")
+    (tmp_path / "circuit.md").mkdir()  # its rename fails, after circuit.tex's would have succeeded
+    assert main(["graph", "x * y", "--at", "x=1,y=2", "--out", str(tmp_path), "--formats", "tex,md"]) == 2
+    assert (tmp_path / "circuit.tex").read_bytes() == b"old tex"
+    assert _one_line_error(capsys).startswith("backprop graph: error:")
