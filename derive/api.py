@@ -7,6 +7,7 @@ import dataclasses
 from derive.derivation import Derivation, derive_rule
 from derive.index_argument import index_argument
 from derive.local_proof import prove_activation_rules
+from derive.network_size import check_size
 from derive.proof_entrywise import affordable, prove_entrywise
 from derive.proof_randomized import prove_randomized
 from derive.spec import NetworkSpec, SpecError
@@ -14,7 +15,7 @@ from derive.spec import NetworkSpec, SpecError
 PROOF_CHOICES = ("auto", "all", "entrywise", "randomized", "none")
 
 
-def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
+def derive(spec: NetworkSpec, proofs: str = "auto", size_limit_factor: float = 1.0) -> Derivation:
     """Derives and proves the delta rule of `spec`.
 
     Args:
@@ -23,12 +24,15 @@ def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
             net is small enough (derive.proof_entrywise.affordable), again with the activations
             written out for the tiniest nets, and the randomized exact proof always; "all" forces both; "entrywise" or "randomized" runs one; "none" skips.
             The local proof of the activation rules always runs.
+        size_limit_factor: multiplies every limit of derive.network_size; raise it to derive a
+            net over the limits on purpose.
 
     Returns:
         The Derivation, with its proofs and the size-independent index-level arguments.
 
     Raises:
         SpecError: `proofs` is not one of PROOF_CHOICES.
+        NetworkTooLarge: the net is over a size limit (a SpecError), refused before any work.
 
     >>> from derive.spec import XOR_SPEC
     >>> derive(XOR_SPEC).gradient("W1")
@@ -38,6 +42,7 @@ def derive(spec: NetworkSpec, proofs: str = "auto") -> Derivation:
         raise SpecError(f"derive needs a NetworkSpec (parse_spec('2-3-1') makes one), got {spec!r}")
     if proofs not in PROOF_CHOICES:
         raise SpecError(f"unknown proof choice {proofs!r}; accepted: {', '.join(PROOF_CHOICES)}")
+    check_size(spec, "derive", size_limit_factor)
     rule = derive_rule(spec)
     found = []
     if proofs in ("all", "entrywise") or (proofs == "auto" and affordable(spec)):

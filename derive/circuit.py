@@ -98,7 +98,9 @@ GATES: Mapping[str, Gate] = {
     "add": Gate("+", lambda a, b: a + b, lambda v, out: (1.0, 1.0), "1, 1"),
     "sub": Gate("-", lambda a, b: a - b, lambda v, out: (1.0, -1.0), "1, -1"),
     "mul": Gate("*", lambda a, b: a * b, lambda v, out: (v[1], v[0]), "b, a"),
-    "div": Gate("/", lambda a, b: a / b, lambda v, out: (1.0 / v[1], -v[0] / v[1] ** 2),
+    # a/b^2 as (a/b)/b: b^2 overflows for |b| > 1.3e154, where the slope itself only underflows
+    # to 0 (sigmoid split into gates at x = -700 divides by 1 + exp(700) = 1e304)
+    "div": Gate("/", lambda a, b: a / b, lambda v, out: (1.0 / v[1], -(v[0] / v[1]) / v[1]),
                 "1/b, -a/b^2", lambda a, b: ("division by zero", 1) if b == 0 else None),
     "pow": Gate("**", lambda a, b: a ** b,
                 lambda v, out: (_pow_base_slope(*v), _pow_exponent_slope(v[0], out)),
@@ -107,7 +109,7 @@ GATES: Mapping[str, Gate] = {
     "pow_const": Gate("**", lambda a, b: a ** b, lambda v, out: (_pow_base_slope(*v), 0.0),
                       "b a^(b-1)", _pow_domain),
     "neg": Gate("*-1", lambda a: -a, lambda v, out: (-1.0,), "-1"),
-    "reciprocal": Gate("1/x", lambda a: 1.0 / a, lambda v, out: (-1.0 / v[0] ** 2,), "-1/a^2",
+    "reciprocal": Gate("1/x", lambda a: 1.0 / a, lambda v, out: (-(1.0 / v[0]) / v[0],), "-1/a^2",
                        lambda a: ("division by zero", 0) if a == 0 else None),
     "exp": Gate("exp", math.exp, lambda v, out: (out,), "exp(a)"),
     "log": Gate("log", math.log, lambda v, out: (1.0 / v[0],), "1/a",

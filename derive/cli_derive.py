@@ -6,7 +6,8 @@ The main job: with no options it derives seed 000's XOR net and writes output/xo
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from derive.api import derive
@@ -14,7 +15,8 @@ from derive.cli_spec import add_spec_options, spec_from_args
 from derive.derivation import Derivation
 from derive.html_pictures import pictures as html_pictures
 from derive.naming import LatexNotation
-from derive.output_files import CompileResult, compile_pdf, write_files
+from derive import output_files
+from derive.output_files import CompileResult, OutputError, check_name, check_writable_folder, typeset, write_files
 from derive.render_html import document_html
 from derive.render_latex import document_latex
 from derive.render_markdown import document_markdown
@@ -44,7 +46,9 @@ def register(subparsers) -> None:
     group = parser.add_argument_group("output")
     group.add_argument("--out", default="output", help="output folder (default: output)")
     group.add_argument("--name", default=None, help="subfolder name (default: from the spec, xor-2-3-1 for the default)")
-    group.add_argument("--formats", default="tex,md,html,pdf", help="comma-separated: tex, md, html, pdf (default: all)")
+    group.add_argument("--formats", default=None,
+                       help="comma-separated: tex, md, html, pdf (default: all, the PDF when pdflatex is installed; "
+                            "pdf asked for by name without pdflatex is an error)")
     group.add_argument("--hadamard", choices=("odot", "circ"), default="odot", help="Hadamard product symbol")
     group.add_argument("--transpose", choices=("top", "T"), default="top", help="transpose as ^{\\top} or ^{T}")
     group.add_argument("--layer-index", choices=("superscript", "subscript"), default="superscript",
@@ -62,7 +66,12 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def default_name(spec: NetworkSpec) -> str:
-    """A folder name from the spec: xor-2-3-1 for seed 000's net, e.g. 2-3-1-sigmoid-bce-column otherwise."""
+    """A folder name from the spec: xor-2-3-1 for seed 000's net, e.g. 2-3-1-sigmoid-bce-column otherwise.
+
+    A deep net's sizes would make a name longer than a file system takes (and than --name
+    accepts): past MAX_DEFAULT_NAME characters the sizes are cut to the first, the last, the
+    depth and a short hash of all of them, e.g. 2-200-layers-1-9f3a61c2-sigmoid-sse-row-m4.
+    """
     if spec == XOR_SPEC:
         return f"xor-{spec.slug}"
     short = {"half_sse": "sse", "mse": "mse", "binary_cross_entropy": "bce", "categorical_cross_entropy": "cce"}
@@ -72,7 +81,14 @@ def default_name(spec: NetworkSpec) -> str:
     parts += ["mean"] if spec.reduction == "mean" else []
     parts += [f"l2-{spec.l2:g}"] if spec.l2 else []
     parts += [f"m{spec.m}"]
+    if len("-".join(parts)) > MAX_DEFAULT_NAME:
+        digest = hashlib.sha256(spec.slug.encode()).hexdigest()[:8]
+        parts[0] = f"{spec.sizes[0]}-{spec.layer_count}-layers-{spec.sizes[-1]}-{digest}"
     return "-".join(parts)
+
+
+# The limit of a --name (derive.output_files.NAME_RULE).
+MAX_DEFAULT_NAME = 100
 
 
 def numeric_table(spec: NetworkSpec) -> tuple[NumericTable | None, str]:
@@ -139,13 +155,15 @@ class Result:
 
 
 def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
-                     notation: LatexNotation = LatexNotation(), pictures: bool = True) -> Result:
+                     notation: LatexNotation = LatexNotation(), pictures: bool = True,
+                     size_limit_factor: float = 1.0) -> Result:
     """Derives, proves and checks `spec`, then writes the chosen formats into `folder`.
 
-    pictures=False leaves Graphviz's drawings out of the HTML page (the golden pages: dot's
+    The files of the document (.tex, .md, .html, .pdf) are written together: all or none of them
+    change. pictures=False leaves Graphviz's drawings out of the HTML page (the golden pages: dot's
     output differs between Graphviz versions); the page says so where they would be.
     """
-    derivation = derive(spec)
+    derivation = derive(spec, size_limit_factor=size_limit_factor)
     numeric, reason = numeric_table(spec)
     document = build_document(derivation, numeric, reference(spec, notation), notation)
     tex = document_latex(document)
@@ -157,10 +175,14 @@ def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
     if "html" in formats:
         page = document_html(document, derivation, html_pictures(spec, draw=pictures), notation)
         files[f"{STEM}.html"] = page.encode("utf-8")
+    pdf = None
+    if "pdf" in formats:  # typeset first, so the PDF is renamed into place with the others
+        content, pdf = typeset(tex, STEM)
+        if content is not None:
+            files[f"{STEM}.pdf"] = content
     written = write_files(folder, files) if files else []
-    pdf = compile_pdf(tex, folder, STEM) if "pdf" in formats else None
-    if pdf is not None and pdf.pdf is not None:
-        written.append(pdf.pdf)
+    if pdf is not None and f"{STEM}.pdf" in files:
+        pdf = replace(pdf, pdf=Path(folder) / f"{STEM}.pdf")
     return Result(derivation, numeric, reason, tuple(written), pdf)
 
 
@@ -188,14 +210,20 @@ def summary(result: Result) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The handler of `backprop derive`; bad input raises ValueError (one line, exit 2 in derive.cli)."""
+    """The handler of `backprop derive`; bad input raises ValueError (one line, exit 2 in derive.cli).
+
+    Everything that can be refused is refused before the derivation starts: the spec and its
+    size, the formats (pdf asked for by name needs pdflatex), the name and the output folder.
+    """
     spec = spec_from_args(args)
-    formats = parse_formats(args.formats)
+    formats = parse_formats(args.formats if args.formats is not None else ",".join(FORMATS))
+    if args.formats is not None and "pdf" in formats and output_files.tex_engine() is None:
+        raise OutputError(f"--formats pdf needs {output_files.TEX_ENGINE}, which is not on PATH: install "
+                          "texlive-latex-base and texlive-latex-recommended, or leave pdf out of --formats")
     notation = LatexNotation(layer_index=args.layer_index, hadamard=args.hadamard, transpose=args.transpose)
-    name = args.name or default_name(spec)
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise ValueError(f"--name must be a plain folder name, got {name!r}")
-    result = write_derivation(spec, Path(args.out) / name, formats, notation)
+    name = check_name(args.name if args.name is not None else default_name(spec))
+    folder = check_writable_folder(Path(args.out) / name, f"{STEM}.tex")
+    result = write_derivation(spec, folder, formats, notation, size_limit_factor=args.size_limit_factor)
     for line in summary(result):
         print(line)
     failed = not result.derivation.proved or (result.numeric is not None and not result.numeric.agree) \

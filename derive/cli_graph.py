@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
-import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -14,14 +14,13 @@ from derive.circuit_check import check_gradients
 from derive.circuit_render import (circuit_graph, latex_steps, markdown_steps, render_graph,
                                    step_table)
 from derive.cli_spec import add_spec_options, spec_from_args
-from derive.output_files import write_file
+from derive.output_files import check_name, check_writable_folder, write_files
 from derive.network_graph import (network_graph, network_latex, network_markdown,
                                   network_picture, network_text)
 
 FORMATS = ("svg", "png", "tex", "md")
 EXIT_OK = 0
 EXIT_FAILED_CHECK = 1  # the same codes as derive/cli.py
-_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 
 
 class GraphUsageError(ValueError):
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 raise GraphUsageError(f"{flag} does not go with --network; give either an "
                                       "expression with --at, or --network with network options")
         graph = network_graph(spec_from_args(args))
-        name = check_file_name(args.name or f"network-{graph.spec.slug}")
+        name = check_file_name(args.name or _network_name(graph.spec))
         renderers = {"svg": lambda: network_picture(graph, "svg"),
                      "png": lambda: network_picture(graph, "png"),
                      "tex": lambda: network_latex(graph).encode(),
@@ -149,35 +148,28 @@ def parse_point(text: str, circuit: Circuit) -> dict[str, float]:
 
 
 def check_file_name(name: str) -> str:
-    """A base file name: letters, digits, '.', '_', '-', starting with a letter or digit."""
-    if not _FILE_NAME.match(name):
-        raise GraphUsageError(f"--name {name!r} is not accepted: use up to 100 letters, digits, "
-                              "'.', '_' or '-', starting with a letter or digit")
+    """A base file name: the rule every --name follows (derive.output_files.NAME_RULE)."""
+    return check_name(name)
+
+
+def _network_name(spec) -> str:
+    """network-2-3-1; a deep net's sizes are cut to the depth and a hash, to fit a --name."""
+    name = f"network-{spec.slug}"
+    if len(name) > 100:
+        name = f"network-{spec.layer_count}-layers-{hashlib.sha256(spec.slug.encode()).hexdigest()[:8]}"
     return name
 
 
 def _out_folder(args: argparse.Namespace) -> Path | None:
     if args.out is None:
         return Path(".") if args.formats is not None else None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise GraphUsageError(f"--out {args.out!r} exists and is not a folder")
-    return out
+    return check_writable_folder(args.out)  # before any work, as derive does
 
 
 def _write_all(out: Path, name: str, formats: tuple[str, ...],
                renderers: dict[str, Callable[[], bytes]]) -> list[Path]:
-    # Render everything first: a Graphviz failure then leaves no file behind.
-    contents = {fmt: renderers[fmt]() for fmt in formats}
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt, data in contents.items():
-        path = out / f"{name}.{fmt}"
-        write_atomically(path, data)
-        written.append(path)
-    return written
+    # Render everything first: a Graphviz failure then leaves no file behind. The files are
+    # written as one set: all of them change, or none (derive.output_files.write_files).
+    contents = {f"{name}.{fmt}": renderers[fmt]() for fmt in formats}
+    return write_files(out, contents)
 
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Writes to a temporary file beside `path`, then renames it: never a half-written file."""
-    write_file(path, data)

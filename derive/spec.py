@@ -7,6 +7,7 @@ z(l+1) = W(l) a(l) in column form. Nielsen numbers the same weights W^{l+1}; onl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax", "f")
@@ -30,6 +31,10 @@ _COST_OUTPUTS = {
 # Every weight and input entry is a SymPy symbol: far past 784-100-10 a derivation would run for
 # hours, so absurd sizes are refused rather than left to hang.
 MAX_SIZE = 100_000
+# lambda/2 times the sum of squared weights must stay a float64 (at most 1.8e308): with a million
+# weights of size up to 1e50 the sum is at most 1e106, which leaves lambda up to 1e200; far above
+# any strength used in practice (Ng's course uses 0 to 10).
+MAX_L2 = 1e200
 
 
 class SpecError(ValueError):
@@ -147,9 +152,22 @@ def _validate(spec: NetworkSpec) -> None:
         raise SpecError(f"m, the number of examples, must be an integer of at least 1, got {spec.m!r}")
     if spec.m > MAX_SIZE:
         raise SpecError(f"m above {MAX_SIZE} is refused (a symbol per input entry), got {spec.m}")
-    if not isinstance(spec.l2, (int, float)) or isinstance(spec.l2, bool) or not spec.l2 >= 0 \
-            or spec.l2 == float("inf"):
-        raise SpecError(f"l2 must be a finite number of at least 0, got {spec.l2!r}")
+    if not isinstance(spec.l2, (int, float)) or isinstance(spec.l2, bool) or not _finite(spec.l2) \
+            or not 0 <= spec.l2 <= MAX_L2:
+        raise SpecError(f"l2 must be a finite number of at least 0 and at most {MAX_L2:g}, got {_short(spec.l2)}")
+
+
+def _finite(value: int | float) -> bool:
+    """True when `value` is a finite float64: an int like 10**400 overflows it."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
 def parse_spec(text: str, activation: str = "sigmoid", output_activation: str | None = None,

@@ -166,10 +166,12 @@ def bias_regularization_section(ctx: Context) -> Section | None:
                                 f"{ctx.tex(step.entries[0][1])}",
                                 f"{fraction('J', bias)} &= {ctx.tex(step.formula)}")))
     if spec.bias == "unit":
+        # a single-layer net has no hidden layer, so there is no backward step that drops the row
+        dropped = ("and the backward pass drops it (" + ctx.step(f"dJ_da{ctx.L - 1}").note + ")"
+                   if ctx.L > 2 else "and with no hidden layer there is no backward pass to drop it from")
         blocks.append(Text("With Ng's bias unit the bias is the first "
-                           f"{'row' if ctx.row else 'column'} of each weight matrix, fed by the constant 1: "
-                           "its gradient is part of the weight gradient above, and the backward pass drops it "
-                           "(" + ctx.step(f"dJ_da{ctx.L - 1}").note + ")."))
+                           f"{'row' if ctx.row else 'column'} of {'each' if ctx.L > 2 else 'the'} weight matrix, fed by the constant 1: "
+                           f"its gradient is part of the weight gradient above, {dropped}."))
     for step in (s for s in ctx.derivation.steps if s.kind == "regularization_gradient"):
         weights = ctx.matrix(f"W{step.layer}")
         blocks.append(Text(f"The L2 term adds to ${fraction('J', weights)}$:"))

@@ -38,7 +38,7 @@ def test_notation_options_and_name_reach_the_files(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--formats", "tex,docx"], "unknown format docx; accepted: tex, md, html, pdf"),
     (["--layers", "2-x-1"], "layer sizes must look like 2-3-1"),
-    (["--name", "../escape"], "--name must be a plain folder name"),
+    (["--name", "../escape"], "--name '../escape' is not accepted"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_exit_2(tmp_path, capsys, argv, message):
     code = main(["derive", "--out", str(tmp_path)] + argv)
