@@ -87,27 +87,35 @@ class NotFinite(ValueError):
 
 
 def check_finite_values(spec, route, params: Mapping, X, Y, result: Backprop, where: str = "",
-                        label: str = "the derived route") -> None:
+                        label: str = "the derived route", forward: tuple | None = None) -> None:
     """Raises NotFinite naming the first of z(l), a(l), J, delta(l), dJ/dtheta that is inf or NaN.
 
-    route: a DerivedRoute (its .forward names the forward quantities), or None for the hand-written
-    backprop, whose forward pass is checks.numpy_backprop.forward.
+    A z that overflowed is refused even when a saturating activation brings the result back to
+    finite numbers: float64 did not hold the value, and the check would vouch for nothing.
+
+    Args:
+        route: a DerivedRoute (its .forward gives z and a), or None for the hand-written backprop,
+            whose forward pass is checks.numpy_backprop.forward.
+        forward: (z, a) by layer when already computed.
     """
-    values = [("the cost J", np.asarray(result.cost))]
-    values += [(f"delta{layer}", result.deltas[layer]) for layer in sorted(result.deltas, reverse=True)]
-    values += [(f"dJ/d{name}", gradient) for name, gradient in result.gradients.items()]
-    if all(np.all(np.isfinite(value)) for _, value in values):
-        return
-    with np.errstate(**_QUIET):
-        if route is not None:
-            z, a = route.forward(params, X, Y)
-        else:
-            passed = hand_written_forward(spec, params, X)
-            z, a = passed.z, passed.a
-    forward = []
+    if forward is None:
+        with np.errstate(**_QUIET):
+            if route is not None:
+                forward = route.forward(params, X, Y)
+            else:
+                passed = hand_written_forward(spec, params, X)
+                forward = passed.z, passed.a
+    z, a = forward
+    quantities = []
     for layer in sorted(z):
-        forward += [(f"z{layer}", z[layer]), (f"a{layer}" if layer < len(spec.sizes) else "yhat", a[layer])]
-    name, value = next((n, v) for n, v in forward + values if not np.all(np.isfinite(v)))
+        quantities += [(f"z{layer}", z[layer]), (f"a{layer}" if layer < len(spec.sizes) else "yhat", a[layer])]
+    quantities.append(("the cost J", np.asarray(result.cost)))
+    quantities += [(f"delta{layer}", result.deltas[layer]) for layer in sorted(result.deltas, reverse=True)]
+    quantities += [(f"dJ/d{name}", gradient) for name, gradient in result.gradients.items()]
+    bad = next(((n, v) for n, v in quantities if not np.all(np.isfinite(v))), None)
+    if bad is None:
+        return
+    name, value = bad
     kind = "inf" if np.any(np.isinf(value)) else "NaN"
     largest = max(float(np.max(np.abs(p), initial=0.0)) for p in params.values())
     inputs = f"largest |weight| {largest:.3g}, largest |X| {float(np.max(np.abs(X), initial=0.0)):.3g}"
@@ -314,14 +322,15 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     with np.errstate(**_QUIET):
         results["derived"] = route(params, X, Y)
     seconds["derived"] = time.perf_counter() - start
-    check_finite_values(spec, route, params, X, Y, results["derived"])
+    with np.errstate(**_QUIET):
+        z, a = route.forward(params, X, Y)
+    check_finite_values(spec, route, params, X, Y, results["derived"], forward=(z, a))
     start = time.perf_counter()
     with np.errstate(**_QUIET):
         results["hand_written"] = hand_written(spec, params, X, Y)
     seconds["hand_written"] = time.perf_counter() - start
     if hand_written is backprop:  # a test's deliberately wrong route may return anything
         check_finite_values(spec, None, params, X, Y, results["hand_written"], label="the hand-written backprop")
-    z, _ = route.forward(params, X, Y)
 
     largest_z = max(float(np.max(np.abs(values), initial=0.0)) for values in z.values())
     use_entrywise = entrywise if entrywise is not None else (
