@@ -161,34 +161,44 @@ def train(spec, params: Mapping, X, Y, *, learning_rate: float, epochs: int | No
                                      _take_examples(spec, Y, indices))
                 costs.append(float(result.cost))
                 params = gradient_descent_step(params, result.gradients, learning_rate, frozen)
-                _check_finite(costs, params, result.gradients, per_epoch, learning_rate)
+                _check_finite(costs, params, result.gradients, per_epoch, _cause(spec, learning_rate))
         final_cost = float(gradient_fn(spec, params, X, Y).cost)
     if not math.isfinite(final_cost):
-        _diverged(costs, len(costs), per_epoch, learning_rate, "the cost of all the data")
+        _diverged(costs, len(costs), per_epoch, _cause(spec, learning_rate), "the cost of all the data")
     return TrainingHistory(costs=tuple(costs), params=_read_only(params),
                            final_cost=final_cost, iterations=total,
                            iterations_per_epoch=per_epoch, batch_size=batch_size,
                            learning_rate=float(learning_rate), frozen=frozen)
 
 
+def _cause(spec, learning_rate: float) -> str:
+    """What most likely made the steps grow: the learning rate, or with L2 its product with lambda
+    (each step multiplies a weight by 1 - learning_rate * lambda, which grows past 2)."""
+    l2 = getattr(spec, "l2", 0.0) or 0.0
+    if learning_rate * l2 > 1:
+        return (f"the learning rate {learning_rate:g} with l2 = {l2:g} is the likely cause (each step multiplies "
+                f"the weights by 1 - {learning_rate * l2:.3g}): try a smaller one of either")
+    return (f"the learning rate {learning_rate:g} is the likely cause (too large a step overshoots and grows "
+            f"each time): try a smaller one")
+
+
 def _check_finite(costs: list[float], params: Mapping[str, np.ndarray], gradients: Mapping[str, np.ndarray],
-                  per_epoch: int, learning_rate: float) -> None:
+                  per_epoch: int, cause: str) -> None:
     """Raises TrainingDiverged when this iteration's cost, a gradient or an updated weight is inf or NaN."""
     if not math.isfinite(costs[-1]):
-        _diverged(costs, len(costs), per_epoch, learning_rate, "the cost")
+        _diverged(costs, len(costs), per_epoch, cause, "the cost")
     for kind, values in (("the gradient of", gradients), ("", params)):
         for name, value in values.items():
             if not np.all(np.isfinite(value)):
-                _diverged(costs, len(costs), per_epoch, learning_rate, f"{kind} {name}".strip())
+                _diverged(costs, len(costs), per_epoch, cause, f"{kind} {name}".strip())
 
 
-def _diverged(costs: list[float], iteration: int, per_epoch: int, learning_rate: float, what: str):
+def _diverged(costs: list[float], iteration: int, per_epoch: int, cause: str, what: str):
     epoch = (iteration - 1) // per_epoch + 1
     finite = [cost for cost in costs if math.isfinite(cost)]
     path = f"; the cost went from {finite[0]:.3g} to {finite[-1]:.3g} before that" if len(finite) > 1 else ""
     raise TrainingDiverged(f"training diverged at epoch {epoch} (iteration {iteration}): {what} became inf or "
-                           f"NaN{path}; the learning rate {learning_rate:g} is the likely cause (too large "
-                           f"a step overshoots and grows each time): try a smaller one")
+                           f"NaN{path}; {cause}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -283,3 +283,25 @@ def test_assert_gradients_match_accepts_a_spec_string():
 def test_assert_gradients_match_says_what_a_spec_must_be():
     with pytest.raises(ValueError, match="NetworkSpec or a spec string such as \"2-3-1\""):
         assert_gradients_match(correct, 231)
+
+
+# --- 4 and 5 in a real process: pytest hides Python warnings, a terminal does not --------------
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["check", "--l2", "1e308"], "the cost J overflows float64"),
+    (["train", "--activation", "identity", "--lr", "100"], "training diverged at epoch 5"),
+])
+def test_overflow_and_divergence_print_one_line_and_no_numpy_warnings(argv, fragment):
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-m", "derive", *argv], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and fragment in run.stderr and "Warning" not in run.stderr, run.stderr
+
+
+def test_training_diverging_under_a_huge_l2_names_l2_with_the_learning_rate():
+    spec = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), l2=1e300)
+    X, Y = np.array([[0.0, 1.0]]), np.array([[1.0]])
+    with pytest.raises(ValueError, match=r"the learning rate 2 with l2 = 1e\+300 is the likely cause"):
+        train(spec, {"W1": np.full((2, 3), 0.5), "W2": np.full((3, 1), 0.5)}, X, Y, learning_rate=2.0, epochs=5)
