@@ -348,14 +348,18 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         yield
         return
 
+    running = [True]
+
     def on_alarm(signum, frame):
-        raise _Alarm()
+        if running[0]:  # an alarm arriving while the limit is being lifted is ignored
+            raise _Alarm()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
     try:
         yield
     finally:
+        running[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "gradients; when they differ, names the catalogue mistakes that reproduce its "
                     "numbers. The file is imported to find the function, so its top-level code runs "
                     "as it would under `import`; only import files you trust. Exit 0: agrees; "
-                    "1: disagrees; 2: bad input (the file, the function or its outputs do not fit).")
+                    "1: disagrees; 2: bad input (the file, the function or its outputs do not fit; a function "
+                    "that raises, calls sys.exit or runs past --timeout; inputs too large for float64).")
     verify.add_argument("target", metavar="FILE.py:FUNCTION", help="the file and the function in it")
     verify.add_argument("--returns", default="gradients",
                         help="what the function returns: gradients (dJ/dW1, [dJ/db1,] dJ/dW2, ... in that "
