@@ -304,6 +304,8 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     Raises:
         ValueError: the generic activation f, bad parameters or data (named, with the expected
             shape), softmax targets that do not sum to 1, or an unknown finite_differences mode.
+        NotFinite: finite inputs whose forward values, cost, deltas, gradients or central
+            differences overflow float64 (a ValueError naming the first such quantity).
 
     >>> verify(NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"))).agree
     True
