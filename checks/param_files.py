@@ -18,6 +18,12 @@ Example: seed 000's XOR net (2-3-1, row form, no biases) and its four examples:
     data.json    {"X": [[0, 0], [0, 1], [1, 0], [1, 1]],
                   "y": [[0], [1], [1], [0]]}
 
+Limits. A file may be at most MAX_FILE_BYTES (32 MiB) and hold at most MAX_NUMBERS (4,194,304)
+numbers, and may nest at most MAX_DEPTH (3) levels of JSON ({"W1": [[...]]} is 3); a name may
+appear only once in an object. Parsing JSON into Python numbers takes about ten times the file's
+size in memory, so the limits hold a read to a few hundred MB; a net checked by hand needs far
+less (784-128-10 has 100,480 weights, about 2 MB of JSON).
+
 Every number must be finite (JSON has no NaN or Infinity; Python's spellings NaN, Infinity and
 overflowing literals such as 1e999 are refused too). A 1 x n or n x 1 matrix is still a list of
 rows: [[0.1, 0.2]] or [[0.1], [0.2]]. Anything else is a ParameterFileError (a ValueError) whose
@@ -29,6 +35,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 from typing import Mapping
 
 import numpy as np
@@ -36,6 +44,13 @@ import numpy as np
 from checks.numpy_backprop import parameter_shapes
 
 DATA_NAMES = ("X", "y")
+
+# The limits in the module docstring. Sizes are checked before reading (os.stat, for regular
+# files), while reading (at most MAX_FILE_BYTES + 1 bytes are read, which stops /dev/zero and
+# pipes) and while parsing (numbers counted as they are parsed, nesting measured before parsing).
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_NUMBERS = 4 * 1024 * 1024
+MAX_DEPTH = 3
 
 
 class ParameterFileError(ValueError):
@@ -51,32 +66,96 @@ def _refuse_constant(name: str):
 
 
 def load_json_object(path: str | os.PathLike, what: str) -> dict:
-    """The JSON object in a file.
+    """The JSON object in a file, read within the limits of the module docstring.
 
     Args:
         path: the file.
         what: "parameter file" or "data file", for the messages.
 
     Raises:
-        ParameterFileError: unreadable, not UTF-8, not JSON, NaN/Infinity, or not an object.
+        ParameterFileError: unreadable, too large, not UTF-8, not JSON, nested too deeply, a
+            duplicate name, NaN/Infinity, too many numbers, or not an object.
     """
+    source = f"{what} {os.fspath(path)!r}"
     try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if stat.S_ISREG(os.fstat(stream.fileno()).st_mode) and size > MAX_FILE_BYTES:
+                raise ParameterFileError(f"{source} is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
+                                         f"({MAX_FILE_BYTES // 2**20} MiB)")
+            data = stream.read(MAX_FILE_BYTES + 1)  # a device or a pipe has no size to ask for
+        if len(data) > MAX_FILE_BYTES:
+            raise ParameterFileError(f"{source} is longer than the limit of {MAX_FILE_BYTES:,} bytes "
+                                     f"({MAX_FILE_BYTES // 2**20} MiB); it was not read further")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise ParameterFileError(f"{what} {os.fspath(path)!r} cannot be read: {reason}") from None
+        raise ParameterFileError(f"{source} cannot be read: {reason}") from None
+    _check_depth(text, source)
+    counter = _NumberCounter(source)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys,
+                           parse_float=counter.float, parse_int=counter.int)
     except json.JSONDecodeError as error:
-        raise ParameterFileError(f"{what} {os.fspath(path)!r} is not valid JSON: {error.msg} at line "
+        raise ParameterFileError(f"{source} is not valid JSON: {error.msg} at line "
                                  f"{error.lineno}, column {error.colno}") from None
+    except RecursionError:  # _check_depth makes this unreachable; kept so no traceback can escape
+        raise ParameterFileError(f"{source} is nested too deeply; at most {MAX_DEPTH} levels "
+                                 "({\"W1\": [[...], ...]}) are accepted") from None
     except ValueError as error:
-        raise ParameterFileError(f"{what} {os.fspath(path)!r}: {error}") from None
+        raise ParameterFileError(f"{source}: {error}") from None
     if not isinstance(value, dict):
-        raise ParameterFileError(f"{what} {os.fspath(path)!r} must hold a JSON object "
+        raise ParameterFileError(f"{source} must hold a JSON object "
                                  f"({{\"name\": [[...], ...], ...}}), not a {_json_type(value)}")
     return value
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuses more than MAX_DEPTH levels of [ and { before json (whose C parser recurses) sees them."""
+    # strings may hold brackets: they are blanked first; then the depth is a running sum of
+    # +1 for [ { and -1 for ] }, in NumPy (a 32 MiB file may hold millions of brackets)
+    skeleton = _STRING.sub(b'""', text.encode("utf-8"))
+    brackets = np.frombuffer(skeleton.translate(None, _NOT_BRACKETS), dtype=np.uint8)
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    if brackets.size and int(np.max(np.cumsum(steps))) > MAX_DEPTH:
+        raise ParameterFileError(f"{source} nests more than {MAX_DEPTH} levels of [ and {{; a file is "
+                                 "one object of matrices, {\"W1\": [[0.1, 0.2], [0.3, 0.4]]}")
+
+
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+class _NumberCounter:
+    """json.loads hooks that count the numbers parsed and stop past MAX_NUMBERS."""
+
+    def __init__(self, source: str):
+        self.source, self.count = source, 0
+
+    def _one(self) -> None:
+        self.count += 1
+        if self.count > MAX_NUMBERS:
+            raise ValueError(f"more than {MAX_NUMBERS:,} numbers; that is the limit per file")
+
+    def float(self, text: str) -> float:
+        self._one()
+        return float(text)
+
+    def int(self, text: str) -> int:
+        self._one()
+        return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """An object's pairs as a dict, refusing a name given twice (json would keep the last silently)."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"{key!r} appears twice in one object; each name may appear once")
+        seen[key] = value
+    return seen
 
 
 def _json_type(value) -> str:

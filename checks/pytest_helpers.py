@@ -24,26 +24,31 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from checks.formula_program import cached_derivation, formula_text
-from checks.verify_function import DEFAULT_POINTS, VERDICT_TOLERANCE, Point, verify_function
+from checks.verify_function import (DEFAULT_POINTS, DEFAULT_TIMEOUT, VERDICT_TOLERANCE, Point, as_spec,
+                                    verify_function)
 from derive.spec import NetworkSpec
 
 UPDATE_VARIABLE = "BACKPROP_UPDATE_SNAPSHOTS"
 
 
-def assert_gradients_match(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str] = "gradients",
+def assert_gradients_match(fn: Callable, spec: NetworkSpec | str, returns: str | Sequence[str] = "gradients",
                            points: int = DEFAULT_POINTS, seed: int = 0, data: Sequence[Point] = (),
-                           tolerance: float = VERDICT_TOLERANCE) -> None:
+                           tolerance: float = VERDICT_TOLERANCE, timeout: float | None = DEFAULT_TIMEOUT) -> None:
     """Asserts that fn's gradients (or deltas, or cost) equal the derived ones at every point.
 
     fn follows checks.verify_function's contract: fn(X, y, W1, [b1,] W2, ...) -> (dJ/dW1, ...).
+    spec is a NetworkSpec or a spec string such as "2-3-1" (sigmoid throughout; parse_spec builds
+    others); timeout limits each call of fn, in seconds (see checks.verify_function.DEFAULT_TIMEOUT).
 
     Raises:
         AssertionError: naming the first wrong output, its worst entry, the function's and the
             derived value, and the diagnosis (the catalogue mistakes that reproduce the numbers).
-        checks.verify_function.ContractError: fn does not fit the contract.
+        checks.verify_function.ContractError: fn does not fit the contract, raised, or ran too long.
+        ValueError: a spec that is neither a NetworkSpec nor a spec string, a bad tolerance.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this helper's
-    verdict = verify_function(fn, spec, returns, points=points, seed=seed, data=data, tolerance=tolerance)
+    verdict = verify_function(fn, as_spec(spec), returns, points=points, seed=seed, data=data,
+                              tolerance=tolerance, timeout=timeout)
     if verdict.passed:
         return
     first = verdict.failures[0]

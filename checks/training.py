@@ -18,6 +18,10 @@ from checks.numpy_backprop import Backprop, backprop, check_data, check_params, 
 from checks.data import generator, zero_params
 
 
+class TrainingDiverged(ValueError):
+    """Gradient descent left float64: a cost, gradient or weight became inf or NaN."""
+
+
 @dataclass(frozen=True)
 class TrainingHistory:
     """What training did: the cost of each iteration's batch before its update, and the result.
@@ -131,6 +135,8 @@ def train(spec, params: Mapping, X, Y, *, learning_rate: float, epochs: int | No
     Raises:
         ValueError: bad parameters or data (named with the expected shape), learning_rate <= 0,
             not exactly one of epochs and iterations, frozen names that are not parameters.
+        TrainingDiverged: a cost, gradient or weight became inf or NaN (a ValueError naming the
+            epoch and iteration).
     """
     check_spec(spec)
     params = check_params(spec, params)
@@ -144,18 +150,55 @@ def train(spec, params: Mapping, X, Y, *, learning_rate: float, epochs: int | No
     rng = generator(rng)
 
     costs: list[float] = []
-    while len(costs) < total:
-        for indices in minibatches(m, batch_size, rng if shuffle and batch_size < m else None):
-            if len(costs) == total:
-                break
-            result = gradient_fn(spec, params, _take_examples(spec, X, indices),
-                                 _take_examples(spec, Y, indices))
-            costs.append(float(result.cost))
-            params = gradient_descent_step(params, result.gradients, learning_rate, frozen)
+    # NumPy's overflow warnings are not shown: a step that leaves float64 is caught just after it
+    # and reported once, as divergence (_check_finite)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        while len(costs) < total:
+            for indices in minibatches(m, batch_size, rng if shuffle and batch_size < m else None):
+                if len(costs) == total:
+                    break
+                result = gradient_fn(spec, params, _take_examples(spec, X, indices),
+                                     _take_examples(spec, Y, indices))
+                costs.append(float(result.cost))
+                params = gradient_descent_step(params, result.gradients, learning_rate, frozen)
+                _check_finite(costs, params, result.gradients, per_epoch, _cause(spec, learning_rate))
+        final_cost = float(gradient_fn(spec, params, X, Y).cost)
+    if not math.isfinite(final_cost):
+        _diverged(costs, len(costs), per_epoch, _cause(spec, learning_rate), "the cost of all the data")
     return TrainingHistory(costs=tuple(costs), params=_read_only(params),
-                           final_cost=float(gradient_fn(spec, params, X, Y).cost), iterations=total,
+                           final_cost=final_cost, iterations=total,
                            iterations_per_epoch=per_epoch, batch_size=batch_size,
                            learning_rate=float(learning_rate), frozen=frozen)
+
+
+def _cause(spec, learning_rate: float) -> str:
+    """What most likely made the steps grow: the learning rate, or with L2 its product with lambda
+    (each step multiplies a weight by 1 - learning_rate * lambda, which grows past 2)."""
+    l2 = getattr(spec, "l2", 0.0) or 0.0
+    if learning_rate * l2 > 1:
+        return (f"the learning rate {learning_rate:g} with l2 = {l2:g} is the likely cause (each step multiplies "
+                f"the weights by 1 - {learning_rate * l2:.3g}): try a smaller one of either")
+    return (f"the learning rate {learning_rate:g} is the likely cause (too large a step overshoots and grows "
+            f"each time): try a smaller one")
+
+
+def _check_finite(costs: list[float], params: Mapping[str, np.ndarray], gradients: Mapping[str, np.ndarray],
+                  per_epoch: int, cause: str) -> None:
+    """Raises TrainingDiverged when this iteration's cost, a gradient or an updated weight is inf or NaN."""
+    if not math.isfinite(costs[-1]):
+        _diverged(costs, len(costs), per_epoch, cause, "the cost")
+    for kind, values in (("the gradient of", gradients), ("", params)):
+        for name, value in values.items():
+            if not np.all(np.isfinite(value)):
+                _diverged(costs, len(costs), per_epoch, cause, f"{kind} {name}".strip())
+
+
+def _diverged(costs: list[float], iteration: int, per_epoch: int, cause: str, what: str):
+    epoch = (iteration - 1) // per_epoch + 1
+    finite = [cost for cost in costs if math.isfinite(cost)]
+    path = f"; the cost went from {finite[0]:.3g} to {finite[-1]:.3g} before that" if len(finite) > 1 else ""
+    raise TrainingDiverged(f"training diverged at epoch {epoch} (iteration {iteration}): {what} became inf or "
+                           f"NaN{path}; {cause}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from checks.derived_route import (ENTRYWISE_LIMIT, NotNumeric, derived_gradient_
                                   entrywise_gradient_function)
 from checks.numpy_backprop import Backprop, backprop, check_data, check_params, check_spec
 from checks.numpy_backprop import cost as hand_written_cost
+from checks.numpy_backprop import forward as hand_written_forward
 from derive.progress import progress
 from derive.spec import NetworkSpec
 
@@ -76,6 +77,55 @@ ENTRYWISE_Z_LIMIT = 10.0
 TARGET_SUM_TOLERANCE = 1e-9
 
 
+# NumPy's overflow and invalid-value warnings are not shown: every route's result is checked for
+# inf and NaN instead, and a non-finite value is reported once, by name (check_finite_values).
+_QUIET = dict(over="ignore", invalid="ignore", divide="ignore")
+
+
+class NotFinite(ValueError):
+    """Finite inputs whose values overflow float64 on the way (weights of 1e308, l2 = 1e308): an
+    input problem, reported with the first quantity that overflowed, never as a disagreement."""
+
+
+def check_finite_values(spec, route, params: Mapping, X, Y, result: Backprop, where: str = "",
+                        label: str = "the derived route", forward: tuple | None = None) -> None:
+    """Raises NotFinite naming the first of z(l), a(l), J, delta(l), dJ/dtheta that is inf or NaN.
+
+    A z that overflowed is refused even when a saturating activation brings the result back to
+    finite numbers: float64 did not hold the value, and the check would vouch for nothing.
+
+    Args:
+        route: a DerivedRoute (its .forward gives z and a), or None for the hand-written backprop,
+            whose forward pass is checks.numpy_backprop.forward.
+        forward: (z, a) by layer when already computed.
+    """
+    if forward is None:
+        with np.errstate(**_QUIET):
+            if route is not None:
+                forward = route.forward(params, X, Y)
+            else:
+                passed = hand_written_forward(spec, params, X)
+                forward = passed.z, passed.a
+    z, a = forward
+    quantities = []
+    for layer in sorted(z):
+        quantities += [(f"z{layer}", z[layer]), (f"a{layer}" if layer < len(spec.sizes) else "yhat", a[layer])]
+    quantities.append(("the cost J", np.asarray(result.cost)))
+    quantities += [(f"delta{layer}", result.deltas[layer]) for layer in sorted(result.deltas, reverse=True)]
+    quantities += [(f"dJ/d{name}", gradient) for name, gradient in result.gradients.items()]
+    bad = next(((n, v) for n, v in quantities if not np.all(np.isfinite(v))), None)
+    if bad is None:
+        return
+    name, value = bad
+    kind = "inf" if np.any(np.isinf(value)) else "NaN"
+    largest = max(float(np.max(np.abs(p), initial=0.0)) for p in params.values())
+    inputs = f"largest |weight| {largest:.3g}, largest |X| {float(np.max(np.abs(X), initial=0.0)):.3g}"
+    inputs += f", l2 = {spec.l2:g}" if spec.l2 else ""
+    raise NotFinite(f"{name} overflows float64 ({kind}) in {label}{f' at {where}' if where else ''}, although "
+                    f"every input is finite ({inputs}): the inputs are too large to check in float64, whose "
+                    f"largest number is 1.8e308; scale the weights, data or l2 down")
+
+
 @dataclass(frozen=True)
 class PairComparison:
     """Two routes compared on one parameter."""
@@ -109,6 +159,8 @@ class ParameterVerdict:
     relative_difference: float
     pairs: tuple[PairComparison, ...]
     odd_route: str | None  # the one route that disagrees with all others, when there is one
+    # every entry below what central differences resolve: the finite-difference pairs are left out
+    unresolved: bool = False
 
     @property
     def derived(self) -> float:
@@ -253,6 +305,8 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     Raises:
         ValueError: the generic activation f, bad parameters or data (named, with the expected
             shape), softmax targets that do not sum to 1, or an unknown finite_differences mode.
+        NotFinite: finite inputs whose forward values, cost, deltas, gradients or central
+            differences overflow float64 (a ValueError naming the first such quantity).
 
     >>> verify(NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"))).agree
     True
@@ -268,12 +322,18 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     seconds["derivation"] = time.perf_counter() - start
     results: dict[str, Backprop] = {}
     start = time.perf_counter()
-    results["derived"] = route(params, X, Y)
+    with np.errstate(**_QUIET):
+        results["derived"] = route(params, X, Y)
     seconds["derived"] = time.perf_counter() - start
+    with np.errstate(**_QUIET):
+        z, a = route.forward(params, X, Y)
+    check_finite_values(spec, route, params, X, Y, results["derived"], forward=(z, a))
     start = time.perf_counter()
-    results["hand_written"] = hand_written(spec, params, X, Y)
+    with np.errstate(**_QUIET):
+        results["hand_written"] = hand_written(spec, params, X, Y)
     seconds["hand_written"] = time.perf_counter() - start
-    z, _ = route.forward(params, X, Y)
+    if hand_written is backprop:  # a test's deliberately wrong route may return anything
+        check_finite_values(spec, None, params, X, Y, results["hand_written"], label="the hand-written backprop")
 
     largest_z = max(float(np.max(np.abs(values), initial=0.0)) for values in z.values())
     use_entrywise = entrywise if entrywise is not None else (
@@ -302,10 +362,19 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     cost = results["hand_written"].cost
     gradients = {name: result.gradients for name, result in results.items()}
     start = time.perf_counter()
-    if mode == "full":
-        gradients["finite_differences"] = fd.finite_difference_gradient(cost_fn, params, progress=progress)
-    parameters = tuple(_parameter_verdict(name, params, gradients, mode, cost_fn, cost, decide, seed)
-                       for name in params)
+    with np.errstate(**_QUIET):
+        if mode == "full":
+            gradients["finite_differences"] = fd.finite_difference_gradient(cost_fn, params, progress=progress)
+            _check_differences_finite(gradients["finite_differences"], cost)
+        parameters = tuple(_parameter_verdict(name, params, gradients, mode, cost_fn, cost, decide, seed)
+                           for name in params)
+    unresolved = [p.name for p in parameters if p.unresolved]
+    if unresolved:
+        named = ", ".join(unresolved) if len(unresolved) <= 6 else \
+            f"{', '.join(unresolved[:3])}, ..., {unresolved[-1]} ({len(unresolved)} parameters)"
+        notes.append(f"finite differences cannot resolve {named}: every entry is below "
+                     f"{fd.ABSOLUTE_TOLERANCE:g}, the smallest slope a central difference of J tells from 0 "
+                     f"(gradients vanish through deep nets); there only the analytic routes decide")
     seconds["finite_differences"] = time.perf_counter() - start
 
     costs = {name: float(result.cost) for name, result in results.items()}
@@ -321,6 +390,14 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
                    params=params, X=X, Y=Y, seconds=seconds)
 
 
+def _check_differences_finite(gradient: Mapping[str, np.ndarray], cost: float) -> None:
+    for name, values in gradient.items():
+        if not np.all(np.isfinite(values)):
+            raise NotFinite(f"the central differences of J for {name} overflow float64 (J = {cost:.3g}): "
+                            f"J is too large to difference in float64, whose largest number is 1.8e308; "
+                            f"scale the weights, data or l2 down")
+
+
 def _parameter_verdict(name: str, params: dict[str, np.ndarray], gradients: dict[str, dict],
                        mode: str, cost_fn, cost: float, decide: bool, seed: int) -> ParameterVerdict:
     analytic = [r for r in ANALYTIC_ROUTES if r in gradients]
@@ -334,7 +411,13 @@ def _parameter_verdict(name: str, params: dict[str, np.ndarray], gradients: dict
         pair, pair_excess = _compare_entries(first, second, a, b, _analytic_allowed(a, b))
         pairs.append(pair)
         excess = np.maximum(excess, pair_excess)
-    if mode == "full":
+    # Central differences cannot tell a slope below their absolute tolerance from 0 (deep nets make
+    # gradients of 1e-70): when every route's entries of this parameter are that small, the
+    # finite-difference pairs would "agree" with a relative error of 1. They are left out instead.
+    floor = fd.ABSOLUTE_TOLERANCE * max(1.0, abs(cost) / COST_SCALE_COVERED)
+    tiny = all(float(np.max(np.abs(arrays[r]), initial=0.0)) < floor for r in analytic)
+    unresolved = mode == "full" and tiny and float(np.max(np.abs(arrays[numeric]), initial=0.0)) < floor
+    if mode == "full" and not unresolved:
         for route in analytic:
             a, n = arrays[route], arrays[numeric]
             pair, pair_excess = _compare_entries(route, numeric, a, n, _difference_allowed(a, n, cost))
@@ -349,19 +432,21 @@ def _parameter_verdict(name: str, params: dict[str, np.ndarray], gradients: dict
         values[numeric] = float(arrays[numeric][worst_index])
     else:
         values[numeric] = _single_entry_difference(cost_fn, params, name, worst_index)
-        pairs += [_directional_pair(route, name, params, arrays[route], values, worst_index, cost_fn, cost, seed)
-                  for route in analytic]
-    ordered = [r for r in ROUTES if r in values]
+        directional = [_directional_pair(route, name, params, arrays[route], values, worst_index, cost_fn, cost,
+                                         seed) for route in analytic]
+        unresolved = tiny and abs(values[numeric]) < floor and all(p.agree for p in directional)
+        pairs += [] if unresolved else directional
+    ordered = [r for r in ROUTES if r in values and not (unresolved and r == numeric)]
     absolute = max((abs(values[a] - values[b]) for a, b in itertools.combinations(ordered, 2)), default=0.0)
     relative = max((float(fd.entry_errors(values[a], values[b])[1]) for a, b in itertools.combinations(ordered, 2)),
                    default=0.0)
     deciding = [p for p in pairs if decide or numeric not in (p.first, p.second)]
-    routes = tuple(r for r in ordered if decide or r != numeric)
+    routes = tuple(r for r in ordered if (decide and not unresolved) or r != numeric)
     return ParameterVerdict(
         name=name, layer=_layer(name), shape=tuple(shape), agree=all(p.agree for p in deciding),
         worst_index=worst_index, values=values, absolute_error=float(absolute), relative_error=float(relative),
         relative_difference=max((p.relative_difference for p in pairs), default=0.0), pairs=tuple(pairs),
-        odd_route=_odd_route(routes, deciding))
+        odd_route=_odd_route(routes, deciding), unresolved=unresolved)
 
 
 def _directional_pair(route: str, name: str, params: dict[str, np.ndarray], gradient: np.ndarray,

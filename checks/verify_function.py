@@ -19,17 +19,23 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
+import signal
+import threading
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from checks import formula_program, mistakes
 from checks.data import random_data, random_params, xor_data
 from checks.derived_route import derived_gradient_function
+from checks.verify import check_finite_values
 from checks.numpy_backprop import Backprop, backprop, check_spec, parameter_shapes
-from derive.spec import NetworkSpec
+from derive.spec import NetworkSpec, SpecError, parse_spec
 
 DEFAULT_POINTS = 3
 
@@ -39,6 +45,17 @@ DEFAULT_POINTS = 3
 # 1e-9 of that scale leaves room for orders and stable forms (log1p, a fused yhat - y), and is
 # still 8 orders of magnitude below what any catalogue mistake changes (a factor of order 1).
 VERDICT_TOLERANCE = 1e-9
+# The accepted tolerances. Below 1e-15 (about 5 ulps of float64) a correct function that merely
+# sums in another order is judged wrong; above 1e-3 the check stops telling a right function from
+# one off by a small factor, and inf or NaN would pass anything. float32 code (eps 1.2e-7, errors
+# ~1e-6 after a few thousand terms) still fits under 1e-3.
+TOLERANCE_RANGE = (1e-15, 1e-3)
+
+# How long one call of the function may take, in seconds. A hand-written backprop of a net small
+# enough to check by hand returns in milliseconds; 30 s leaves room for a slow, shared machine and
+# still ends a function that never returns. Enforced with SIGALRM (see _time_limit): POSIX, main
+# thread only, and only between Python bytecodes (a single long C call is not interrupted).
+DEFAULT_TIMEOUT = 30.0
 
 # The hand-written NumPy route (checks/numpy_backprop.py) must agree with the derived formulas to
 # this relative tolerance at every point, or the tool itself is wrong and says so.
@@ -49,6 +66,51 @@ _ALIAS = re.compile(r"^(?:d|dJ_?d|grad_?)([Wb]\d+)$")
 
 class ContractError(ValueError):
     """The function does not fit the calling contract: the message says what and what was expected."""
+
+
+class FunctionTimeout(ContractError):
+    """The function did not return within the time limit."""
+
+
+class _Alarm(BaseException):
+    # BaseException, not Exception: a bare `except Exception` in the user's code does not swallow it
+    pass
+
+
+def check_tolerance(tolerance) -> float:
+    """The tolerance as a float, or ValueError when it is not a number in TOLERANCE_RANGE."""
+    low, high = TOLERANCE_RANGE
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) \
+            or not math.isfinite(tolerance) or not low <= tolerance <= high:
+        raise ValueError(f"the tolerance must be a number from {low:g} to {high:g} (relative to each "
+                         f"output's scale; default {VERDICT_TOLERANCE:g}), got {tolerance!r}")
+    return float(tolerance)
+
+
+def check_timeout(timeout) -> float | None:
+    """The time limit per call in seconds (None: no limit), or ValueError when it is not a positive number."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(f"the timeout must be a finite number of seconds greater than 0 (default "
+                         f"{DEFAULT_TIMEOUT:g}), got {timeout!r}")
+    return float(timeout)
+
+
+def as_spec(spec) -> NetworkSpec:
+    """A NetworkSpec, or one parsed from a spec string such as "2-3-1" (sigmoid throughout).
+
+    Raises:
+        ValueError: neither a NetworkSpec nor a string parse_spec accepts.
+    """
+    if isinstance(spec, NetworkSpec):
+        return spec
+    if isinstance(spec, str):
+        return parse_spec(spec)
+    raise SpecError(f"spec must be a derive.spec.NetworkSpec or a spec string such as \"2-3-1\" "
+                        f"(derive.spec.parse_spec builds one with other activations), got a "
+                        f"{type(spec).__name__}")
 
 
 @dataclass(frozen=True)
@@ -222,23 +284,84 @@ def check_signature(fn: Callable, terms: Contract, name: str) -> None:
             f"for this spec: {terms.describe()}") from None
 
 
-def call(fn: Callable, terms: Contract, point: Point, name: str = "the function") -> dict[str, np.ndarray]:
+def call(fn: Callable, terms: Contract, point: Point, name: str = "the function",
+         timeout: float | None = DEFAULT_TIMEOUT) -> dict[str, np.ndarray]:
     """Calls fn at one point and returns its outputs by name, checked against the contract.
 
     Raises:
-        ContractError: fn raised, or returned the wrong number of values, something that is not an
-            array of numbers, or an array of the wrong shape (the message says which and what was
-            expected).
+        ContractError: fn raised (SystemExit and KeyboardInterrupt included), or returned the
+            wrong number of values, something that is not an array of real numbers, or an array
+            of the wrong shape (the message says which, where and what was expected).
+        FunctionTimeout: fn did not return within `timeout` seconds.
     """
     arguments = [point.X, point.Y] + [point.params[p] for p in terms.arguments[2:]]
+    arrays = [np.array(a, dtype=np.float64) for a in arguments]
+    # Reading what fn returned runs its code too (__array__, __len__, a Mapping's items): all of
+    # it is under the same time limit and the same "any exception is a contract error" rule.
     try:
-        result = fn(*[np.array(a, dtype=np.float64) for a in arguments])
-    except Exception as error:  # the user's code: any exception means the check could not run
-        raise ContractError(f"{name} raised {type(error).__name__}: {error} (called as {terms.describe()}, "
-                            f"at {point.label})") from None
-    values = _unpack(result, terms, name)
-    return {output: _checked(value, output, index, terms, name)
-            for index, (output, value) in enumerate(zip(terms.outputs, values))}
+        with _time_limit(timeout):
+            try:
+                result = fn(*arrays)
+            except (Exception, SystemExit, KeyboardInterrupt) as error:
+                raise ContractError(f"{name} {_raised(error, fn)} (called as {terms.describe()}, "
+                                    f"at {point.label})") from None
+            values = _unpack(result, terms, name)
+            return {output: _checked(value, output, index, terms, name)
+                    for index, (output, value) in enumerate(zip(terms.outputs, values))}
+    except _Alarm:
+        raise FunctionTimeout(f"{name} did not return within {timeout:g} s at {point.label}; a function "
+                              f"that never returns cannot be checked (raise the limit with --timeout, or "
+                              f"timeout= in the API)") from None
+    except ContractError:
+        raise
+    except (Exception, SystemExit, KeyboardInterrupt) as error:  # the returned object's own code
+        raise ContractError(f"{name}: reading what it returned {_raised(error, fn)} (at {point.label})") from None
+
+
+def _raised(error: BaseException, fn: Callable) -> str:
+    """ "raised ValueError: bad (at mine.py:12)", "called sys.exit(0) (at mine.py:3)" """
+    if isinstance(error, SystemExit):
+        what = f"called sys.exit({error.code!r}), which is not a result"
+    elif isinstance(error, KeyboardInterrupt):
+        what = "raised KeyboardInterrupt (interrupted)"
+    else:
+        what = f"raised {type(error).__name__}" + (f": {error}" if str(error) else "")
+    frames = traceback.extract_tb(error.__traceback__)
+    own = getattr(getattr(fn, "__code__", None), "co_filename", None)
+    # the line in the user's own file that raised, else the innermost line anywhere
+    mine = [frame for frame in frames if frame.filename == own] or frames[-1:]
+    return what + (f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else "")
+
+
+@contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raises _Alarm in the main thread when the body runs longer than `seconds`.
+
+    A thread cannot be stopped from outside, and a subprocess would need fn to be importable by
+    name (a lambda or closure is not): so SIGALRM. Its limits: POSIX only, the main thread only
+    (elsewhere, and with seconds None, there is no limit), and the alarm is seen between Python
+    bytecodes, so one long C call (a huge matrix product) finishes first. It repeats every
+    second after the first, so a function that catches it once still ends.
+    """
+    if seconds is None or not hasattr(signal, "setitimer") \
+            or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    running = [True]
+
+    def on_alarm(signum, frame):
+        if running[0]:  # an alarm arriving while the limit is being lifted is ignored
+            raise _Alarm()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        running[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _unpack(result, terms: Contract, name: str) -> list:
@@ -269,10 +392,7 @@ def _unpack(result, terms: Contract, name: str) -> list:
 def _checked(value, output: str, index: int, terms: Contract, name: str) -> np.ndarray:
     where = f"output {index + 1} of {len(terms.outputs)} ({_label(output)})" if len(terms.outputs) > 1 \
         else f"the output ({_label(output)})"
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ContractError(f"{name}: {where} is not an array of numbers (got {type(value).__name__})") from None
+    array = _real_array(value, f"{name}: {where}")
     expected = terms.expected_shape(output)
     if expected == ():
         if array.size != 1:
@@ -286,6 +406,30 @@ def _checked(value, output: str, index: int, terms: Contract, name: str) -> np.n
         raise ContractError(f"{name}: {where} has shape {array.shape}; expected {expected} in "
                             f"{terms.spec.convention} form{hint}")
     return array
+
+
+def _real_array(value, where: str) -> np.ndarray:
+    """value as a float64 array, refusing what float64 conversion would silently change:
+    None (it becomes NaN), complex numbers (the imaginary part is dropped), strings ("1.5")."""
+    if value is None:
+        raise ContractError(f"{where} is None; expected numbers (did the function forget to return?)")
+    try:
+        raw = np.asarray(value)
+        if raw.dtype == object:  # a list holding None, strings or arrays of other shapes
+            kinds = {type(entry).__name__ for entry in raw.ravel()
+                     if entry is None or isinstance(entry, (str, bytes, complex))}
+            if kinds:
+                raise ContractError(f"{where} holds {', '.join(sorted(kinds))}; expected real numbers only")
+        elif raw.dtype.kind == "c":
+            raise ContractError(f"{where} is complex; expected real numbers (float64): the gradient of a "
+                                f"real cost is real, and dropping the imaginary part would hide a mistake")
+        elif raw.dtype.kind not in "biuf":
+            raise ContractError(f"{where} is not an array of numbers (got {type(value).__name__})")
+        return np.asarray(raw, dtype=np.float64)
+    except ContractError:
+        raise
+    except (TypeError, ValueError):
+        raise ContractError(f"{where} is not an array of numbers (got {type(value).__name__})") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,7 +554,7 @@ def _cross_check(spec: NetworkSpec, point: Point, derived: Backprop, env: dict) 
 def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str] = "gradients",
                     points: int = DEFAULT_POINTS, seed: int = 0, data: Sequence[Point] = (),
                     tolerance: float = VERDICT_TOLERANCE, diagnose: bool = True,
-                    name: str | None = None) -> Verdict:
+                    name: str | None = None, timeout: float | None = DEFAULT_TIMEOUT) -> Verdict:
     """Checks fn's outputs against the derived gradients (or deltas, or cost) of `spec`.
 
     The derived values come from checks.derived_route (the derivation's formulas as NumPy code),
@@ -419,23 +563,28 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
 
     Args:
         fn: the function, called as fn(X, y, W1, [b1,] W2, ...) (see the contract at the top).
-        spec: the network.
+        spec: the network: a NetworkSpec, or a spec string such as "2-3-1" (sigmoid throughout).
         returns: what fn returns: "gradients", "deltas", "cost", names, entries, comma-separated.
         points: how many seeded random points, after the given data or the spec's own data.
         seed: random point k uses numpy's default_rng(seed + k).
         data: evaluation points to use instead of the spec's own data.
-        tolerance: see VERDICT_TOLERANCE.
+        tolerance: see VERDICT_TOLERANCE; a number in TOLERANCE_RANGE.
         diagnose: search the catalogue of mistakes when an output disagrees.
         name: how the report names fn.
+        timeout: seconds each call of fn may take (see DEFAULT_TIMEOUT); None for no limit.
 
     Returns:
         The Verdict; verdict.passed, verdict.report().
 
     Raises:
-        ContractError: fn does not fit the contract (signature, count, shapes) or raised.
-        ValueError: a bad spec or `returns`.
+        ContractError: fn does not fit the contract (signature, count, shapes, real numbers), raised
+            or exited (SystemExit), or did not return in time (FunctionTimeout).
+        NotFinite: the inputs are finite but the derived values overflow float64 (a ValueError).
+        ValueError: a bad spec, `returns`, tolerance or timeout.
     """
     name = name or getattr(fn, "__name__", "the function")
+    spec = as_spec(spec)
+    tolerance, timeout = check_tolerance(tolerance), check_timeout(timeout)
     terms = contract(spec, returns)
     check_signature(fn, terms, name)
     chosen = evaluation_points(spec, points, seed, data)
@@ -443,11 +592,13 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     envs, observed, derived = [], [], []
     for point in chosen:
         env = formula_program.point_env(spec, point.X, point.Y, point.params)
-        result = route(point.params, point.X, point.Y)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # judged just below
+            result = route(point.params, point.X, point.Y)
+        check_finite_values(spec, route, point.params, point.X, point.Y, result, where=point.label)
         _cross_check(spec, point, result, formula_program.run(formulas.formulas, env))
         envs.append(env)
         derived.append({o: reference_value(result, o) for o in terms.outputs})
-        observed.append(call(fn, terms, point, name))
+        observed.append(call(fn, terms, point, name, timeout))
     verdicts = tuple(_output_verdict(o, chosen, observed, derived, tolerance) for o in terms.outputs)
     explanations, complete, hints = (), True, ()
     if diagnose and not all(v.agree for v in verdicts):

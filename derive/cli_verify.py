@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "gradients; when they differ, names the catalogue mistakes that reproduce its "
                     "numbers. The file is imported to find the function, so its top-level code runs "
                     "as it would under `import`; only import files you trust. Exit 0: agrees; "
-                    "1: disagrees; 2: bad input (the file, the function or its outputs do not fit).")
+                    "1: disagrees; 2: bad input (the file, the function or its outputs do not fit; a function "
+                    "that raises, calls sys.exit or runs past --timeout; inputs too large for float64).")
     verify.add_argument("target", metavar="FILE.py:FUNCTION", help="the file and the function in it")
     verify.add_argument("--returns", default="gradients",
                         help="what the function returns: gradients (dJ/dW1, [dJ/db1,] dJ/dW2, ... in that "
@@ -39,7 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--points", type=int, default=3, help="seeded random points (default 3)")
     verify.add_argument("--seed", type=int, default=0, help="random point k uses seed SEED + k (default 0)")
     verify.add_argument("--tolerance", type=float, default=None,
-                        help="relative to each output's scale (default 1e-9; see checks/verify_function.py)")
+                        help="relative to each output's scale, from 1e-15 to 1e-3 (default 1e-9; see "
+                             "checks/verify_function.py)")
+    verify.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="how long each call of the function may take before verify gives up with "
+                             "exit 2 (default 30; POSIX main thread only, see the README)")
     add_spec_options(verify)
     verify.set_defaults(handler=run_verify)
 
@@ -63,18 +68,23 @@ def run_verify(args: argparse.Namespace) -> int:
 
     Raises:
         ValueError: a bad spec, --returns, file or function; a function that does not fit the
-            contract (ContractError).
+            contract (ContractError), raises, exits or runs past --timeout; a bad --tolerance or
+            --timeout; inputs whose values overflow float64 (NotFinite).
     """
-    from checks.verify_function import VERDICT_TOLERANCE, contract, verify_function
+    from checks.verify_function import (DEFAULT_TIMEOUT, VERDICT_TOLERANCE, check_timeout, check_tolerance,
+                                        contract, verify_function)
 
     spec = spec_from_args(args)
     contract(spec, args.returns)  # a bad --returns is reported before the user's file runs
-    tolerance = VERDICT_TOLERANCE if args.tolerance is None else args.tolerance
-    if not tolerance > 0:
-        raise ValueError(f"--tolerance must be a positive number, got {args.tolerance!r}")
+    try:  # bad options are reported before the user's file runs, too
+        tolerance = check_tolerance(VERDICT_TOLERANCE if args.tolerance is None else args.tolerance)
+        timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
+    except ValueError as error:
+        flag = "--tolerance" if "tolerance" in str(error) else "--timeout"
+        raise ValueError(f"{flag}: {error}") from None
     fn, label = load_function(args.target)
     verdict = verify_function(fn, spec, args.returns, points=args.points, seed=args.seed,
-                              tolerance=tolerance, name=label)
+                              tolerance=tolerance, name=label, timeout=timeout)
     print(verdict.report())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 
