@@ -206,12 +206,13 @@ def prove_index_level(gradients: NormalizationGradients) -> ProofResult:
     """At symbolic N and D: sum of the chain-rule paths - matrix form in indices collapses to 0."""
     for gradient in gradients.gradients:
         chain_rule = sp.Add(*(path.chain_rule for path in gradient.paths))
-        residual = reduce_entry(chain_rule - to_indexed(gradient.matrix, p, q), gradients.layer, Placeholders())[1]
+        placeholders = Placeholders()
+        residual = reduce_entry(chain_rule - to_indexed(gradient.matrix, p, q), gradients.layer, placeholders)[1]
         # coefficients are rational in N (1/(N - 1) next to 1/N): over one denominator, the sums
         # being placeholder symbols, a zero numerator is zero
         if sp.expand(sp.numer(sp.together(residual))) != 0:
             return ProofResult("index level", False, (), f"{gradient.name}[p, q]: chain rule minus matrix form "
-                               f"leaves {sp.factor(residual)}")
+                               f"leaves {placeholders.as_sums(sp.factor(residual))}")
     return ProofResult("index level", True, tuple(g.name for g in gradients.gradients))
 
 
