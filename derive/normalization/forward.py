@@ -15,6 +15,7 @@ down; every gradient is found from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -26,6 +27,7 @@ MU, VAR, S, XHAT = sp.IndexedBase("mu"), sp.IndexedBase("v"), sp.IndexedBase("s"
 EPSILON = sp.Symbol("epsilon", positive=True)
 _k = sp.Symbol("k_mean", integer=True)  # the forward pass's own summation index
 _t = sp.Symbol("t_stat", integer=True)
+_row, _col = sp.symbols("n_entry j_entry", integer=True)
 HALF = sp.Rational(1, 2)
 KINDS = ("batch", "layer")
 
@@ -90,6 +92,7 @@ class NormalizationLayer:
         return SumRule(f"sum_k x = {sp.sstr(value)} (definition of mu)", body, self.reduced_axis,
                        value.subs(_t, WILD))
 
+    @lru_cache(maxsize=None)
     def centred_rule(self) -> SumRule:
         """sum_k xhat[k, t] = 0: the mean rule with x = mu + s xhat, solved for the sum of xhat."""
         rule = self.mean_rule()
@@ -98,7 +101,8 @@ class NormalizationLayer:
         summed = sp.expand(substituted).subs(XHAT[self.along(CANONICAL[self.reduced_axis], _t)], unknown)
         # every other factor is constant in k, so the sum multiplies it by M, except xhat itself
         total = sum(arg * (1 if arg.has(unknown) else self.count) for arg in sp.Add.make_args(summed))
-        value = sp.solve(sp.Eq(total, rule.value.subs(WILD, _t)), unknown)[0]
+        equation = sp.expand(total - rule.value.subs(WILD, _t))  # linear in the unknown sum
+        value = sp.expand(-equation.xreplace({unknown: 0}) / equation.coeff(unknown))
         body = XHAT[self.along(CANONICAL[self.reduced_axis], WILD)]
         return SumRule(f"sum_k xhat = {value} (x = mu + s xhat and the mean rule)", body,
                        self.reduced_axis, (sp.Integer(0) + value).subs(_t, WILD))
@@ -119,12 +123,22 @@ class NormalizationLayer:
 
     def name_xhat(self, expression: sp.Expr) -> sp.Expr:
         """x -> mu + s xhat, solved from xhat = (x - mu) / s."""
+        n, j = _row, _col
+        solved = self._x_in_statistics()
+
         def entry(indexed):
-            n, j = indexed.indices
-            t = self.statistic_index(n, j)
-            return sp.solve(sp.Eq(XHAT[n, j], (X[n, j] - MU[t]) / S[t]), X[n, j])[0]
+            return solved.xreplace(dict(zip((n, j), indexed.indices)))
 
         return expression.replace(lambda e: isinstance(e, sp.Indexed) and e.base == X, entry)
+
+    @lru_cache(maxsize=None)
+    def _x_in_statistics(self) -> sp.Expr:
+        """x[n, j] solved from xhat[n, j] = (x[n, j] - mu) / s (linear in x), once, at generic indices."""
+        t = self.statistic_index(_row, _col)
+        x = X[_row, _col]
+        equation = sp.expand(XHAT[_row, _col] - (x - MU[t]) / S[t])  # = a x + b, linear in x
+        a, b = equation.coeff(x), equation.xreplace({x: 0})
+        return sp.expand(-b / a)
 
     def to_statistics(self, expression: sp.Expr) -> sp.Expr:
         """Rewrite in xhat and s = sqrt(v + epsilon)."""

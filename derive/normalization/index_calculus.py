@@ -51,14 +51,17 @@ class Term:
 
 def to_terms(expression: sp.Expr) -> list[Term]:
     """An expression with nested Sums as a flat list of monomial Terms (rule 1)."""
-    expression = sp.expand(expression)
+    return _terms(sp.expand(expression))  # expand is deep: it reaches inside every Sum too
+
+
+def _terms(expression: sp.Expr) -> list[Term]:
     if isinstance(expression, sp.Add):
-        return [term for argument in expression.args for term in to_terms(argument)]
+        return [term for argument in expression.args for term in _terms(argument)]
     if isinstance(expression, sp.Mul):
         product = [Term(sp.Integer(1))]
         for factor in expression.args:
             product = [Term(a.coefficient * b.coefficient, a.indices + b.indices)
-                       for a in product for b in to_terms(factor)]
+                       for a in product for b in _terms(factor)]
         return product
     if isinstance(expression, sp.Sum):
         function, indices = expression.function, []
@@ -67,13 +70,13 @@ def to_terms(expression: sp.Expr) -> list[Term]:
                 raise ValueError(f"a sum must start at 0, not at {low}")
             axis = axis_of_limit(high)
             new = fresh_index(axis)
-            function = function.subs(index, new)
+            function = function.xreplace({index: new})
             indices.append((new, axis))
         return [Term(t.coefficient, t.indices + tuple(indices)) for t in to_terms(function)]
     if isinstance(expression, sp.Pow) and expression.has(sp.Sum):
         if not (expression.exp.is_Integer and expression.exp > 0):
             raise ValueError(f"cannot expand a sum raised to {expression.exp}: name it first")
-        return to_terms(sp.Mul(*([expression.base] * int(expression.exp)), evaluate=False))
+        return _terms(sp.Mul(*([expression.base] * int(expression.exp)), evaluate=False))
     return [Term(expression)]
 
 
@@ -90,7 +93,7 @@ def collapse(term: Term) -> Term:
             bound, other = (a, b) if a in indices else (b, a) if b in indices else (None, None)
             if bound is None:
                 continue
-            coefficient = coefficient.subs(bound, other)
+            coefficient = coefficient.xreplace({bound: other})  # rebuilds, so [p = p] becomes 1
             del indices[bound]
             progressed = True
             break
@@ -146,7 +149,7 @@ class Placeholders:
                     group, axis = self.groups[base]
                     for _ in range(int(exponent)):
                         new = fresh_index(axis)
-                        coefficient *= group.subs(CANONICAL[axis], new)
+                        coefficient *= group.xreplace({CANONICAL[axis]: new})
                         indices.append((new, axis))
                 else:
                     coefficient *= factor
@@ -164,7 +167,7 @@ def with_placeholders(terms: list[Term], placeholders: Placeholders, rules: tupl
         for index, axis in term.indices:
             inside = [f for f in remaining if f.has(index)]
             remaining = [f for f in remaining if not f.has(index)]
-            group = sp.Mul(*inside).subs(index, CANONICAL[axis])
+            group = sp.Mul(*inside).xreplace({index: CANONICAL[axis]})
             if any(group.has(other) for other, _ in term.indices if other != index):
                 raise ValueError(f"a summand couples two summation indices: {group}")
             value *= _named_sum(group, axis, rules, placeholders)
