@@ -5,7 +5,7 @@ from functools import lru_cache
 import pytest
 import sympy as sp
 
-from derive.normalization import NormalizationLayer, derive_normalization
+from derive.normalization import derive_normalization
 from derive.normalization import matrix_expression as mx
 from derive.normalization.derivation import p, q
 from derive.normalization.forward import GAMMA, G, S, XHAT
@@ -72,17 +72,12 @@ def test_batch_norm_has_three_live_chain_rule_paths_and_one_that_vanishes():
     assert all(paths[name].in_statistics != 0 for name in ("direct", "through mu", "through sigma^2"))
 
 
-def test_mu_path_inside_variance_is_a_multiple_of_a_centred_sum_before_the_mean_rule():
-    # the raw chain-rule term, collapsed without imposing sum_k x = N mu, still holds
-    # sum_k (x[k, q] - mu[q]); with the rule it is 0
-    from derive.normalization.index_calculus import Placeholders, to_terms, with_placeholders
-    layer = NormalizationLayer("batch")
-    chain = {path.name: path for path in derived("batch").dX.paths}["through mu inside sigma^2"].chain_rule
-    placeholders = Placeholders()
-    without_rule = with_placeholders(to_terms(layer.name_root(chain)), placeholders)
-    sums = {str(group) for group, _ in placeholders.groups.values()}
-    assert without_rule != 0 and "x[k, q]" in sums
-    assert with_placeholders(to_terms(layer.name_root(chain)), Placeholders(), (layer.mean_rule(),)) == 0
+def test_mu_path_inside_variance_is_a_multiple_of_n_mu_minus_sum_of_x_before_the_mean_rule():
+    path = {path.name: path for path in derived("batch").dX.paths}["through mu inside sigma^2"]
+    k = sp.Symbol("k", integer=True)
+    centred = N * sp.IndexedBase("mu")[q] - sp.Sum(sp.IndexedBase("x")[k, q], (k, 0, N - 1))
+    assert centred in sp.Mul.make_args(path.before_mean_rule)
+    assert path.collapsed == 0 and path.vanishes
 
 
 def test_path_terms_add_up_to_the_gradient_entry():
@@ -101,6 +96,14 @@ def test_unbiased_variance_changes_only_the_variance_path_coefficient():
     biased, unbiased = derived("batch"), derived("batch", True)
     assert "N - 1" in unbiased.dX.latex() and "N - 1" not in biased.dX.latex()
     assert unbiased.dgamma.matrix == biased.dgamma.matrix
+
+
+@pytest.mark.parametrize("name, left", [("dX", r"\frac{\partial J}{\partial X} = "),
+                                        ("dgamma", r"\frac{\partial J}{\partial \gamma} = "),
+                                        ("dbeta", r"\frac{\partial J}{\partial \beta} = ")])
+def test_each_gradient_prints_as_one_equation_line(name, left):
+    gradient = getattr(derived("batch"), name)
+    assert gradient.equation_latex() == left + gradient.latex() and "\n" not in gradient.equation_latex()
 
 
 def test_unknown_layer_kind_is_refused_with_the_accepted_kinds():

@@ -34,12 +34,16 @@ class PathTerm:
 
     name: str
     chain_rule: sp.Expr  # the indexed sum of products of local partials, with Kronecker deltas
+    before_mean_rule: sp.Expr  # deltas summed out, sums named, nothing imposed (factored)
     collapsed: sp.Expr  # deltas summed out, sum_k x = M mu imposed, in x, mu, s; sums as Sum
     in_statistics: sp.Expr  # the same in xhat and s = sqrt(v + epsilon)
 
     @property
     def vanishes(self) -> bool:
         return self.collapsed == 0
+
+
+_LHS_LATEX = {"dX": "X", "dgamma": r"\gamma", "dbeta": r"\beta"}
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,21 @@ class Gradient:
     paths: tuple[PathTerm, ...]
 
     def latex(self) -> str:
+        """The matrix form as one line of LaTeX (no left-hand side)."""
         return mx.latex(self.matrix)
+
+    def equation_latex(self) -> str:
+        r"""\frac{\partial J}{\partial X} = ..., one line."""
+        return f"\\frac{{\\partial J}}{{\\partial {_LHS_LATEX[self.name]}}} = {self.latex()}"
 
     def numpy_text(self) -> str:
         return mx.numpy_text(self.matrix)
+
+    def evaluate(self, values: dict, arithmetic: mx.Arithmetic = mx.Arithmetic()):
+        """The matrix form's value; values maps G, Xhat, gamma, s, N, D (see matrix_expression.evaluate).
+
+        Pass mx.ModularArithmetic() with object arrays of ints for GF(2^61 - 1)."""
+        return mx.evaluate(self.matrix, values, arithmetic)
 
 
 @dataclass(frozen=True)
@@ -73,10 +88,6 @@ class NormalizationGradients:
         return (self.dX, self.dgamma, self.dbeta)
 
 
-def _grid(expression: sp.Expr, *limits) -> sp.Expr:
-    return sp.Sum(expression, *limits)
-
-
 def chain_rule_paths(layer: NormalizationLayer) -> dict[str, sp.Expr]:
     """The four chain-rule sums for dJ/dx[p, q], each with SymPy's own local partials."""
     stat_size = SIZE[layer.statistic_axis]
@@ -85,23 +96,34 @@ def chain_rule_paths(layer: NormalizationLayer) -> dict[str, sp.Expr]:
     mean_r, mean_t = layer.mean(r), layer.mean(t)
     variance_r = layer.variance(r)
     return {
-        "direct": _grid(G[n, j] * sp.diff(y, X[p, q]), *outer),
-        "through mu": _grid(G[n, j] * sp.diff(y, MU[r]) * sp.diff(mean_r, X[p, q]), *outer, (r, 0, stat_size - 1)),
-        "through sigma^2": _grid(G[n, j] * sp.diff(y, VAR[r]) * sp.diff(variance_r, X[p, q]),
+        "direct": sp.Sum(G[n, j] * sp.diff(y, X[p, q]), *outer),
+        "through mu": sp.Sum(G[n, j] * sp.diff(y, MU[r]) * sp.diff(mean_r, X[p, q]), *outer, (r, 0, stat_size - 1)),
+        "through sigma^2": sp.Sum(G[n, j] * sp.diff(y, VAR[r]) * sp.diff(variance_r, X[p, q]),
                                  *outer, (r, 0, stat_size - 1)),
-        "through mu inside sigma^2": _grid(
+        "through mu inside sigma^2": sp.Sum(
             G[n, j] * sp.diff(y, VAR[r]) * sp.diff(variance_r, MU[t]) * sp.diff(mean_t, X[p, q]),
             *outer, (r, 0, stat_size - 1), (t, 0, stat_size - 1)),
     }
 
 
-def reduce_entry(expression: sp.Expr, layer: NormalizationLayer, placeholders: Placeholders):
-    """(collapsed, in x, mu and s; rewritten in xhat and s): both as placeholder expressions."""
+@dataclass(frozen=True)
+class Stages:
+    """One chain-rule sum at each stage of the collapse, as placeholder expressions."""
+
+    before_mean_rule: sp.Expr  # Kronecker deltas summed out, in x, mu and s
+    collapsed: sp.Expr  # and sum_k x = M mu imposed
+    in_statistics: sp.Expr  # and rewritten in xhat and s
+
+
+def reduce_entry(expression: sp.Expr, layer: NormalizationLayer, placeholders: Placeholders) -> Stages:
+    """Collapse an indexed chain-rule sum with the rules of index_calculus, stage by stage."""
     rules = (layer.mean_rule(),)
-    collapsed = with_placeholders(to_terms(layer.name_root(expression)), placeholders, rules)
+    terms = to_terms(layer.name_root(expression))
+    before = with_placeholders(terms, placeholders)
+    collapsed = with_placeholders(terms, placeholders, rules)
     rewritten = substitute(placeholders.to_terms(collapsed), layer.name_xhat)
     in_statistics = with_placeholders(rewritten, placeholders, rules + (layer.centred_rule(),))
-    return collapsed, in_statistics
+    return Stages(before, collapsed, in_statistics)
 
 
 def _leaf(indexed: sp.Indexed, layer: NormalizationLayer) -> mx.Leaf:
@@ -180,10 +202,10 @@ def _derive_one(name: str, paths: dict[str, sp.Expr], layer: NormalizationLayer,
     placeholders = Placeholders()
     path_terms, total = [], sp.Integer(0)
     for path_name, chain in paths.items():
-        collapsed, in_statistics = reduce_entry(chain, layer, placeholders)
-        path_terms.append(PathTerm(path_name, chain, placeholders.as_sums(collapsed),
-                                   placeholders.as_sums(in_statistics)))
-        total += in_statistics
+        stages = reduce_entry(chain, layer, placeholders)
+        path_terms.append(PathTerm(path_name, chain, placeholders.as_sums(sp.factor(stages.before_mean_rule)),
+                                   placeholders.as_sums(stages.collapsed), placeholders.as_sums(stages.in_statistics)))
+        total += stages.in_statistics
     total = sp.expand(total)
     matrix = to_matrix(total, layer, placeholders, broadcast)
     return Gradient(name, placeholders.as_sums(sp.factor(total)), matrix, tuple(path_terms))
@@ -210,8 +232,8 @@ def derive_normalization(kind: str = "batch", unbiased: bool = False) -> Normali
     outer = ((n, 0, N - 1), (j, 0, D - 1))
     y = layer.output(n, j)
     dX = _derive_one("dX", chain_rule_paths(layer), layer, broadcast=True)
-    dgamma = _derive_one("dgamma", {"direct": _grid(G[n, j] * sp.diff(y, GAMMA[q]), *outer)}, layer, False)
-    dbeta = _derive_one("dbeta", {"direct": _grid(G[n, j] * sp.diff(y, BETA[q]), *outer)}, layer, False)
+    dgamma = _derive_one("dgamma", {"direct": sp.Sum(G[n, j] * sp.diff(y, GAMMA[q]), *outer)}, layer, False)
+    dbeta = _derive_one("dbeta", {"direct": sp.Sum(G[n, j] * sp.diff(y, BETA[q]), *outer)}, layer, False)
     statistic = "feature q over the examples" if kind == "batch" else "example p over its features"
     why = (f"dv/dmu = -(2/M') sum_k (x_k - mu) for the {statistic}, and sum_k x_k = M mu by the "
            "definition of mu, so sum_k (x_k - mu) = M mu - M mu = 0: the path through mu inside "

@@ -290,13 +290,20 @@ def _numpy_factor(node: Node) -> str:
     return text if isinstance(node, (Leaf, Size, Number, AxisSum)) else f"({text})"
 
 
+def children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Product):
+        return node.factors
+    if isinstance(node, Add):
+        return node.terms
+    if isinstance(node, Power):
+        return (node.base,)
+    if isinstance(node, AxisSum):
+        return (node.argument,)
+    return ()
+
+
 def leaves(node: Node) -> set[str]:
     """The names of the leaves an expression reads."""
     if isinstance(node, Leaf):
         return {node.name}
-    children = getattr(node, "factors", None) or getattr(node, "terms", None) or ()
-    if isinstance(node, (Power,)):
-        children = (node.base,)
-    if isinstance(node, AxisSum):
-        children = (node.argument,)
-    return set().union(*(leaves(c) for c in children)) if children else set()
+    return set().union(*(leaves(child) for child in children(node)))

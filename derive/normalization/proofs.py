@@ -207,7 +207,7 @@ def prove_index_level(gradients: NormalizationGradients) -> ProofResult:
     for gradient in gradients.gradients:
         chain_rule = sp.Add(*(path.chain_rule for path in gradient.paths))
         placeholders = Placeholders()
-        residual = reduce_entry(chain_rule - to_indexed(gradient.matrix, p, q), gradients.layer, placeholders)[1]
+        residual = reduce_entry(chain_rule - to_indexed(gradient.matrix, p, q), gradients.layer, placeholders).in_statistics
         # coefficients are rational in N (1/(N - 1) next to 1/N): over one denominator, the sums
         # being placeholder symbols, a zero numerator is zero
         if sp.expand(sp.numer(sp.together(residual))) != 0:
