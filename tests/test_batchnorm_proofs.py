@@ -81,3 +81,26 @@ def test_randomized_proof_catches_a_coefficient_off_by_one_part_in_a_thousand():
        seed=st.integers(0, 10**6))
 def test_randomized_proof_holds_at_random_small_sizes(kind, examples, features, seed):
     assert prove_randomized(derived(kind), examples, features, trials=1, seed=seed).ok
+
+
+def test_gradient_evaluates_in_gf_p_as_its_rational_value_reduced_mod_p():
+    # two routes to one number: exact rationals (SymPy) reduced mod p, and GF(p) arithmetic
+    import numpy as np
+    import sympy as sp
+
+    from derive.modular import PRIME, inverse
+    gradient = derived("batch").dX
+    rng = np.random.default_rng(3)
+    ints = {name: rng.integers(1, 50, size=shape).astype(object) for name, shape in
+            [("G", (4, 3)), ("Xhat", (4, 3)), ("gamma", (1, 3)), ("s", (1, 3))]}
+    rational = gradient.evaluate({**{k: np.vectorize(sp.Integer, otypes=[object])(v) for k, v in ints.items()},
+                                  "N": 4, "D": 3}, mx.SymbolicArithmetic())
+    modular = gradient.evaluate({**ints, "N": 4, "D": 3}, mx.ModularArithmetic())
+    for exact, in_field in zip(np.ravel(rational), np.ravel(modular)):
+        assert int(exact.p) * inverse(int(exact.q)) % PRIME == in_field
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, examples, features", [("batch", 4, 3), ("layer", 2, 4), ("layer", 3, 3)])
+def test_entrywise_proof_holds_at_other_small_sizes(kind, examples, features):
+    assert prove_entrywise(derived(kind), examples, features).ok

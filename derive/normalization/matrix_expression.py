@@ -79,6 +79,9 @@ class Arithmetic:
     def number(self, value: Number):
         return value.numerator / value.denominator
 
+    def size(self, value: int):
+        return value
+
     def power(self, value, exponent: int):
         return value ** exponent
 
@@ -115,6 +118,9 @@ class SymbolicArithmetic(Arithmetic):
     def number(self, value: Number):
         return sp.Rational(value.numerator, value.denominator)
 
+    def size(self, value: int):
+        return sp.Integer(value)  # a Python int would make 1 / N a float
+
     def power(self, value, exponent: int):
         return np.frompyfunc(lambda base: base ** exponent, 1, 1)(value)
 
@@ -130,7 +136,7 @@ def evaluate(node: Node, values: dict, arithmetic: Arithmetic = Arithmetic()):
     if isinstance(node, Leaf):
         return values[node.name]
     if isinstance(node, Size):
-        return values[node.name]
+        return arithmetic.size(values[node.name])
     if isinstance(node, Number):
         return arithmetic.number(node)
     if isinstance(node, Power):
