@@ -109,3 +109,15 @@ def test_each_gradient_prints_as_one_equation_line(name, left):
 def test_unknown_layer_kind_is_refused_with_the_accepted_kinds():
     with pytest.raises(ValueError, match="batch, layer"):
         derive_normalization("group")
+
+
+@pytest.mark.parametrize("kind, unbiased", [("batch", False), ("batch", True), ("layer", False)])
+def test_every_equation_is_latex_that_matplotlib_mathtext_can_typeset(kind, unbiased):
+    # a second reader of the LaTeX: unbalanced braces or unknown commands raise here
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.mathtext import math_to_image
+    for gradient in derived(kind, unbiased).gradients:
+        math_to_image(f"${gradient.equation_latex()}$", io.BytesIO(), format="png")
