@@ -121,3 +121,11 @@ def test_every_equation_is_latex_that_matplotlib_mathtext_can_typeset(kind, unbi
     from matplotlib.mathtext import math_to_image
     for gradient in derived(kind, unbiased).gradients:
         math_to_image(f"${gradient.equation_latex()}$", io.BytesIO(), format="png")
+
+
+def test_reading_back_refuses_an_entry_that_is_not_entrywise():
+    from derive.normalization.derivation import to_matrix
+    from derive.normalization.forward import NormalizationLayer
+    from derive.normalization.index_calculus import Placeholders
+    with pytest.raises(ValueError, match="not an entrywise or broadcast term"):
+        to_matrix(GAMMA[p] * G[p, q], NormalizationLayer("batch"), Placeholders(), True)

@@ -127,12 +127,16 @@ def reduce_entry(expression: sp.Expr, layer: NormalizationLayer, placeholders: P
 
 
 def _leaf(indexed: sp.Indexed, layer: NormalizationLayer) -> mx.Leaf:
+    """The matrix leaf an entry stands for; only entry (p, q) of a matrix, gamma[q], and the
+    statistic of entry (p, q) broadcast; anything else (a transposed entry, say) is refused."""
     names = {G: "G", XHAT: "Xhat", GAMMA: "gamma", S: "s"}
     if indexed.base not in names:
         raise ValueError(f"{indexed} is left in the gradient: it has no matrix form here")
-    if len(indexed.indices) == 2:
+    if indexed.indices == (p, q):
         return mx.Leaf(names[indexed.base], mx.MATRIX)
     axis = COL if indexed.base == GAMMA else layer.statistic_axis
+    if indexed.indices != ((q,) if axis == COL else (p,)):
+        raise ValueError(f"{indexed} in entry (p, q) is not an entrywise or broadcast term")
     return mx.Leaf(names[indexed.base], mx.ROW_VECTOR if axis == COL else mx.COLUMN_VECTOR)
 
 
@@ -155,8 +159,7 @@ def _factor_key(node: mx.Node):
 def _count_sums(node: mx.Node) -> int:
     if isinstance(node, mx.AxisSum):
         return 1 + _count_sums(node.argument)
-    children = getattr(node, "factors", ()) or getattr(node, "terms", ())
-    return sum(_count_sums(c) for c in children)
+    return sum(_count_sums(child) for child in mx.children(node))
 
 
 def to_matrix(expression: sp.Expr, layer: NormalizationLayer, placeholders: Placeholders,
@@ -168,7 +171,7 @@ def to_matrix(expression: sp.Expr, layer: NormalizationLayer, placeholders: Plac
         symbols[indexed], nodes[symbol] = symbol, _leaf(indexed, layer)
     for placeholder in expression.free_symbols & set(placeholders.groups):
         group, axis = placeholders.groups[placeholder]
-        inside = to_matrix(group.subs(CANONICAL[axis], p if axis == ROW else q), layer, placeholders, False)
+        inside = to_matrix(group.xreplace({CANONICAL[axis]: p if axis == ROW else q}), layer, placeholders, False)
         nodes[placeholder] = mx.AxisSum(inside, 0 if axis == ROW else 1, broadcast)
     factored = sp.factor(expression.xreplace(symbols))
     # inside the bracket, one coefficient per array term: N (N - 1) G, not N^2 G - N G
