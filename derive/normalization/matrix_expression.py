@@ -4,12 +4,14 @@ Row convention: X is N x D, examples in rows. A leaf is an N x D matrix (G, X_ha
 per-feature values 1 x D (gamma; mu and s in batch norm) or a column of per-example values N x 1
 (mu and s in layer norm). Products are entrywise (Hadamard) with broadcasting, as in NumPy;
 an axis sum over axis 0 is 1^T A (1 1^T A when broadcast back to N x D), over axis 1 it is A 1
-(A 1 1^T). One tree, one evaluator with three arithmetics (float64, GF(p), SymPy) and two printers.
+(A 1 1^T). One tree; each target (float64, GF(p) and SymPy values, LaTeX, NumPy text) is a
+singledispatch over its node classes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import singledispatch
 from typing import Union
 
 import numpy as np
@@ -133,28 +135,54 @@ def evaluate(node: Node, values: dict, arithmetic: Arithmetic = Arithmetic()):
         values: leaf name -> array shaped (N, D), (1, D) or (N, 1); "N", "D" -> sizes.
         arithmetic: Arithmetic() (float64), ModularArithmetic() or SymbolicArithmetic().
     """
-    if isinstance(node, Leaf):
-        return values[node.name]
-    if isinstance(node, Size):
-        return arithmetic.size(values[node.name])
-    if isinstance(node, Number):
-        return arithmetic.number(node)
-    if isinstance(node, Power):
-        return arithmetic.reduce(arithmetic.power(evaluate(node.base, values, arithmetic), node.exponent))
-    if isinstance(node, Product):
-        result = 1
-        for factor in node.factors:
-            result = arithmetic.reduce(result * evaluate(factor, values, arithmetic))
-        return result
-    if isinstance(node, Add):
-        result = 0
-        for term in node.terms:
-            result = arithmetic.reduce(result + evaluate(term, values, arithmetic))
-        return result
-    if isinstance(node, AxisSum):
-        value = evaluate(node.argument, values, arithmetic)
-        return arithmetic.reduce(np.asarray(value, dtype=arithmetic.dtype).sum(axis=node.axis, keepdims=True))
+    return _evaluate(node, values, arithmetic)
+
+
+@singledispatch
+def _evaluate(node, values, arithmetic):
     raise TypeError(f"not a node of the normalisation grammar: {node!r}")
+
+
+@_evaluate.register
+def _(node: Leaf, values, arithmetic):
+    return values[node.name]
+
+
+@_evaluate.register
+def _(node: Size, values, arithmetic):
+    return arithmetic.size(values[node.name])
+
+
+@_evaluate.register
+def _(node: Number, values, arithmetic):
+    return arithmetic.number(node)
+
+
+@_evaluate.register
+def _(node: Power, values, arithmetic):
+    return arithmetic.reduce(arithmetic.power(_evaluate(node.base, values, arithmetic), node.exponent))
+
+
+@_evaluate.register
+def _(node: Product, values, arithmetic):
+    result = 1
+    for factor in node.factors:
+        result = arithmetic.reduce(result * _evaluate(factor, values, arithmetic))
+    return result
+
+
+@_evaluate.register
+def _(node: Add, values, arithmetic):
+    result = 0
+    for term in node.terms:
+        result = arithmetic.reduce(result + _evaluate(term, values, arithmetic))
+    return result
+
+
+@_evaluate.register
+def _(node: AxisSum, values, arithmetic):
+    value = np.asarray(_evaluate(node.argument, values, arithmetic), dtype=arithmetic.dtype)
+    return arithmetic.reduce(value.sum(axis=node.axis, keepdims=True))
 
 
 # ---------------------------------------------------------------- printing
@@ -209,30 +237,50 @@ def _negate(node: Node) -> Node:
     return Product((Number(-1),) + factors)
 
 
-def latex(node: Node) -> str:
+@singledispatch
+def latex(node) -> str:
     r"""One line of LaTeX, with \odot for the entrywise product and 1 1^T for broadcast sums."""
-    if isinstance(node, Leaf):
-        return LEAF_LATEX[node.name]
-    if isinstance(node, Size):
-        return SIZE_LATEX[node.name]
-    if isinstance(node, Number):
-        return sp.latex(sp.Rational(node.numerator, node.denominator))
-    if isinstance(node, Add):
-        text = latex(node.terms[0])
-        for term in node.terms[1:]:
-            text += f" - {latex(_negate(term))}" if _is_negative(term) else f" + {latex(term)}"
-        return text
-    if isinstance(node, AxisSum):
-        inner = latex(node.argument)
-        if not isinstance(node.argument, Leaf):
-            inner = f"({inner})"
-        ones = r"\mathbf{1}\mathbf{1}^\top" if node.broadcast else r"\mathbf{1}^\top"
-        if node.axis == 0:
-            return f"{ones} {inner}"
-        right = r"\mathbf{1}\mathbf{1}^\top" if node.broadcast else r"\mathbf{1}"
-        return f"{inner}\\,{right}"
-    if isinstance(node, Power) and node.exponent > 0:
-        return f"{_latex_factor(node.base)}^{{{node.exponent}}}"
+    raise TypeError(f"not a node of the normalisation grammar: {node!r}")
+
+
+@latex.register
+def _(node: Leaf) -> str:
+    return LEAF_LATEX[node.name]
+
+
+@latex.register
+def _(node: Size) -> str:
+    return SIZE_LATEX[node.name]
+
+
+@latex.register
+def _(node: Number) -> str:
+    return sp.latex(sp.Rational(node.numerator, node.denominator))
+
+
+@latex.register
+def _(node: Add) -> str:
+    text = latex(node.terms[0])
+    for term in node.terms[1:]:
+        text += f" - {latex(_negate(term))}" if _is_negative(term) else f" + {latex(term)}"
+    return text
+
+
+@latex.register
+def _(node: AxisSum) -> str:
+    inner = latex(node.argument) if isinstance(node.argument, Leaf) else f"({latex(node.argument)})"
+    if node.axis == 0:
+        return (r"\mathbf{1}\mathbf{1}^\top " if node.broadcast else r"\mathbf{1}^\top ") + inner
+    return inner + (r"\,\mathbf{1}\mathbf{1}^\top" if node.broadcast else r"\,\mathbf{1}")
+
+
+@latex.register
+def _(node: Power) -> str:
+    return f"{_latex_factor(node.base)}^{{{node.exponent}}}" if node.exponent > 0 else _latex_product(node)
+
+
+@latex.register
+def _(node: Product) -> str:
     return _latex_product(node)
 
 
@@ -262,23 +310,45 @@ def _latex_product(node: Node) -> str:
     return sign + text
 
 
-def numpy_text(node: Node) -> str:
+@singledispatch
+def numpy_text(node) -> str:
     """NumPy-like source text: * is entrywise, sums keep their axis for broadcasting."""
-    if isinstance(node, (Leaf, Size)):
-        return node.name
-    if isinstance(node, Number):
-        return str(node.numerator) if node.denominator == 1 else f"({node.numerator}/{node.denominator})"
-    if isinstance(node, Power):
-        base = _numpy_factor(node.base)
-        return f"(1 / {base})" if node.exponent == -1 else f"{base}**{node.exponent}"
-    if isinstance(node, Add):
-        text = numpy_text(node.terms[0])
-        for term in node.terms[1:]:
-            text += f" - {numpy_text(_negate(term))}" if _is_negative(term) else f" + {numpy_text(term)}"
-        return text
-    if isinstance(node, AxisSum):
-        keep = ", keepdims=True" if node.broadcast else ""
-        return f"{_numpy_factor(node.argument)}.sum(axis={node.axis}{keep})"
+    raise TypeError(f"not a node of the normalisation grammar: {node!r}")
+
+
+@numpy_text.register(Leaf)
+@numpy_text.register(Size)
+def _(node) -> str:
+    return node.name
+
+
+@numpy_text.register
+def _(node: Number) -> str:
+    return str(node.numerator) if node.denominator == 1 else f"({node.numerator}/{node.denominator})"
+
+
+@numpy_text.register
+def _(node: Power) -> str:
+    base = _numpy_factor(node.base)
+    return f"(1 / {base})" if node.exponent == -1 else f"{base}**{node.exponent}"
+
+
+@numpy_text.register
+def _(node: Add) -> str:
+    text = numpy_text(node.terms[0])
+    for term in node.terms[1:]:
+        text += f" - {numpy_text(_negate(term))}" if _is_negative(term) else f" + {numpy_text(term)}"
+    return text
+
+
+@numpy_text.register
+def _(node: AxisSum) -> str:
+    keep = ", keepdims=True" if node.broadcast else ""
+    return f"{_numpy_factor(node.argument)}.sum(axis={node.axis}{keep})"
+
+
+@numpy_text.register
+def _(node: Product) -> str:
     scalar, numerator, denominator = _split(node)
     sign = ""
     if _negative_scalar(scalar):
