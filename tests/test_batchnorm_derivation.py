@@ -6,7 +6,6 @@ import pytest
 import sympy as sp
 
 from derive.normalization import derive_normalization
-from derive.normalization import matrix_expression as mx
 from derive.normalization.derivation import p, q
 from derive.normalization.forward import GAMMA, G, S, XHAT
 from derive.normalization.index_calculus import N
