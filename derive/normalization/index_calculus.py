@@ -1,7 +1,7 @@
 """Collapsing Kronecker deltas in indexed sums: the rules that make SymPy's index calculus usable.
 
 SymPy differentiates an indexed sum happily (d x[k, j] / d x[p, q] = [k = p][j = q]) but its own
-`doit` crashes and `simplify` collapses nothing (see /work/shared/KNOWN.md). So a sum of products
+`doit` crashes at symbolic sizes and `simplify` collapses nothing (measured, see the project notes). So a sum of products
 is held here as a list of `Term`s, each a monomial with its own summation indices, and the rules
 are applied by hand:
 
