@@ -70,6 +70,8 @@ FILES = {
     "duplicate.json": f'{{"W1": [{_ROW}, {_ROW}], "W2": [[1], [2], [3]], "W1": [{_ROW}, {_ROW}]}}',
     "duplicate_data.json": '{"X": [[0, 0]], "y": [[0]], "X": [[1, 1]]}',
     "huge_weights.json": '{"W1": [[1e308, 1e308, 1e308], [1e308, 1e308, 1e308]], "W2": [[1e308], [1e308], [1e308]]}',
+    # finite weights whose L2 penalty at l2 = 1e200 (the largest l2 a spec takes) overflows
+    "large_weights.json": '{"W1": [[1e60, 1e60, 1e60], [1e60, 1e60, 1e60]], "W2": [[1e60], [1e60], [1e60]]}',
     "nan.json": f'{{"W1": [[NaN, 0.2, 0.3], {_ROW}], "W2": [[1], [2], [3]]}}',
     "overflowing_literal.json": f'{{"W1": [[1e999, 0.2, 0.3], {_ROW}], "W2": [[1], [2], [3]]}}',
     "transposed.json": '{"W1": [[1, 2], [3, 4], [5, 6]], "W2": [[1], [2], [3]]}',
@@ -116,9 +118,10 @@ COMMAND_LINE = [
     _case(f"verify {EXAMPLE}:correct_backprop --timeout 0", "timeout must be a finite number", "verify-timeout-zero"),
     _case(f"verify {EXAMPLE}:correct_backprop --timeout nan", "timeout must be a finite number", "verify-timeout-nan"),
     _case(f"verify {EXAMPLE}:correct_backprop --points -1", "random points must be an integer >= 0", "verify-points"),
-    _case(f"verify {EXAMPLE}:correct_backprop --l2 1e308", "the cost J overflows float64", "verify-l2-overflow"),
+    _case(f"verify {EXAMPLE}:correct_backprop --l2 1e308", "l2 must be a finite number of at least 0 and at most 1e+200",
+          "verify-l2-too-large"),
     # check: overflow and files
-    _case("check --l2 1e308", "the cost J overflows float64 (inf)", "check-l2-overflow"),
+    _case("check --l2 1e200 --params {d}/large_weights.json", "the cost J overflows float64 (inf)", "check-l2-overflow"),
     _case("check --params {d}/huge_weights.json", "z2 overflows float64 (inf)", "check-weights-overflow"),
     _case("check --params {d}/deep.json", "nests more than 3 levels", "check-nested-brackets"),
     _case("check --data /dev/zero", "longer than the limit of 33,554,432 bytes", "check-dev-zero"),
@@ -141,13 +144,13 @@ COMMAND_LINE = [
     _case("train --lr 0", "--lr must be a finite number", "train-lr-zero"),
     _case("train --batch-size 0", "--batch-size must be between 1 and the 4 examples", "train-batch-size"),
     _case("train --freeze b9", "is not a parameter of this net", "train-freeze"),
-    _case("train --l2 1e308", "overflows float64", "train-l2-overflow"),
+    _case("train --l2 1e200 --params {d}/large_weights.json", "overflows float64", "train-l2-overflow"),
     _case("train --params {d}/huge_weights.json", "z2 overflows float64", "train-weights-overflow"),
     _case("train --params {d}/deep.json", "nests more than 3 levels", "train-nested-brackets"),
     _case("train --data /dev/zero", "longer than the limit", "train-dev-zero"),
     _case("train --data {d}/duplicate_data.json", "'X' appears twice", "train-duplicate-data"),
     # derive runs checks/verify.py's check: the library raises, the CLI maps it
-    _case("derive --l2 1e308 --formats md --out {d}/derived", "the cost J overflows float64", "derive-l2-overflow"),
+    _case("derive --l2 1e308 --formats md --out {d}/derived", "l2 must be a finite number", "derive-l2-too-large"),
 ]
 
 
@@ -191,7 +194,7 @@ API = [
     pytest.param(lambda d: verify_function(_good, XOR_SPEC, timeout=-1), "timeout must be a finite number",
                  id="verify_function-timeout-negative"),
     pytest.param(lambda d: verify_function(_good, NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), l2=1e308)),
-                 "overflows float64", id="verify_function-l2-overflow"),
+                 "l2 must be a finite number", id="verify_function-l2-too-large"),
     pytest.param(lambda d: verify_function(_good, 231), "NetworkSpec or a spec string", id="verify_function-spec-int"),
     pytest.param(lambda d: assert_gradients_match(_good, "2-x-1"), "layer sizes must look like 2-3-1",
                  id="assert_gradients_match-bad-spec-string"),

@@ -78,8 +78,14 @@ def test_a_function_that_raises_is_reported_at_the_line_of_its_own_file(tmp_path
 # --- 4: finite inputs that overflow -------------------------------------------------------------
 
 
-def test_check_with_an_overflowing_l2_exits_2_naming_the_cost(capsys):
-    assert main(["check", "--l2", "1e308"]) == 2
+LARGE_WEIGHTS = '{"W1": [[1e60, 1e60, 1e60], [1e60, 1e60, 1e60]], "W2": [[1e60], [1e60], [1e60]]}'
+
+
+def test_check_with_an_overflowing_l2_exits_2_naming_the_cost(tmp_path, capsys):
+    # l2 = 1e200 is the largest a spec takes; with weights of 1e60 the penalty overflows
+    params = tmp_path / "params.json"
+    params.write_text(LARGE_WEIGHTS)
+    assert main(["check", "--l2", "1e200", "--params", str(params)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "the cost J overflows float64" in err and "DISAGREE" not in err
 
@@ -94,7 +100,7 @@ def test_check_with_weights_of_1e308_exits_2_naming_the_first_overflowing_quanti
 def test_verify_with_an_overflowing_l2_is_bad_input_not_a_bug_in_the_tool(capsys):
     assert main(["verify", f"{EXAMPLE}:correct_backprop", "--l2", "1e308"]) == 2
     err = capsys.readouterr().err
-    assert "overflows float64" in err and "a bug in this tool" not in err
+    assert "l2 must be a finite number" in err and "a bug in this tool" not in err
 
 
 def test_the_library_check_raises_on_overflow_without_numpy_warnings():
@@ -102,7 +108,8 @@ def test_the_library_check_raises_on_overflow_without_numpy_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="overflows float64"):
-            verify(NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), l2=1e308))
+            verify(NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), l2=1e200),
+                   {"W1": np.full((2, 3), 1e60), "W2": np.full((3, 1), 1e60)})
 
 
 # --- 5: training that diverges ------------------------------------------------------------------
@@ -289,19 +296,21 @@ def test_assert_gradients_match_says_what_a_spec_must_be():
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["check", "--l2", "1e308"], "the cost J overflows float64"),
+    (["check", "--l2", "1e200", "--layers", "2-3-1", "--params", "LARGE"], "the cost J overflows float64"),
     (["train", "--activation", "identity", "--lr", "100"], "training diverged at epoch 5"),
 ])
-def test_overflow_and_divergence_print_one_line_and_no_numpy_warnings(argv, fragment):
+def test_overflow_and_divergence_print_one_line_and_no_numpy_warnings(argv, fragment, tmp_path):
     import subprocess
 
+    (tmp_path / "large.json").write_text(LARGE_WEIGHTS)
+    argv = [str(tmp_path / "large.json") if arg == "LARGE" else arg for arg in argv]
     run = subprocess.run([sys.executable, "-m", "derive", *argv], capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and fragment in run.stderr and "Warning" not in run.stderr, run.stderr
 
 
 def test_training_diverging_under_a_huge_l2_names_l2_with_the_learning_rate():
-    spec = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), l2=1e300)
+    spec = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), l2=1e200)
     X, Y = np.array([[0.0, 1.0]]), np.array([[1.0]])
-    with pytest.raises(ValueError, match=r"the learning rate 2 with l2 = 1e\+300 is the likely cause"):
+    with pytest.raises(ValueError, match=r"the learning rate 2 with l2 = 1e\+200 is the likely cause"):
         train(spec, {"W1": np.full((2, 3), 0.5), "W2": np.full((3, 1), 0.5)}, X, Y, learning_rate=2.0, epochs=5)
