@@ -5,37 +5,25 @@ Row form, layer l (the column form swaps the two indices of every matrix):
     delta(l)[n, j]  = dJ/da(l)[n, j] * da(l)[n, j]/dz(l)[n, j]
     dJ/dW(l)[i, k]  = sum_n delta(l+1)[n, k] * dz(l+1)[n, k]/dW(l)[i, k]
 Every local partial is SymPy's diff of the expression it belongs to; the sums run over exactly
-the entries of z(l+1) that contain the symbol, found from the products that build z(l+1).
+the entries of z(l+1) that contain the symbol, with the products that contain it
+(derive.network.terms_containing).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from functools import lru_cache
-
 import sympy as sp
 
-from derive.network import SymbolicNetwork, Term, symbolic_network
-from derive.spec import NetworkSpec
+from derive.network import MatrixQuantity, SymbolicNetwork, terms_containing
 
 
-@lru_cache(maxsize=64)
-def _dependents(spec: NetworkSpec, layer: int) -> dict[sp.Symbol, tuple[tuple[tuple[int, int], Term], ...]]:
-    """For each symbol, the entries of z(layer) whose products contain it, with those products."""
-    found: dict[sp.Symbol, list] = defaultdict(list)
-    for position, terms in symbolic_network(spec).pre_activation_terms(layer).items():
-        for term in terms:
-            for symbol in term.symbols:
-                found[symbol].append((position, term))
-    return {symbol: tuple(pairs) for symbol, pairs in found.items()}
-
-
-def through_next_layer(network: SymbolicNetwork, layer: int, symbol: sp.Symbol) -> sp.Expr:
-    """dJ/d(symbol) through z(layer): sum over the z(layer) entries q containing it of
-    delta(layer)[q] * dz(layer)[q]/d(symbol)."""
+def through_next_layer(network: SymbolicNetwork, layer: int, quantity: MatrixQuantity,
+                       position: tuple[int, int]) -> sp.Expr:
+    """dJ/d(quantity[position]) through z(layer): sum over the z(layer) entries q containing it of
+    delta(layer)[q] * dz(layer)[q]/d(quantity[position])."""
     delta = network.delta(layer)
-    pairs = _dependents(network.spec, layer).get(symbol, ())
-    return sp.Add(*[delta.entry(*position) * local_partial(term.expression, symbol) for position, term in pairs])
+    symbol = quantity.entry(*position)
+    return sp.Add(*[delta.entry(*entry) * local_partial(term.expression, symbol)
+                    for entry, term in terms_containing(network, layer, quantity, position)])
 
 
 def local_partial(term: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
@@ -100,7 +88,7 @@ def softmax_partial(network: SymbolicNetwork, output_position: tuple[int, int], 
 
 def activation_gradient(network: SymbolicNetwork, layer: int, position: tuple[int, int]) -> sp.Expr:
     """dJ/da(layer) at one entry, through z(layer + 1)."""
-    return through_next_layer(network, layer + 1, network.activation(layer).entry(*position))
+    return through_next_layer(network, layer + 1, network.activation(layer), position)
 
 
 def hidden_delta(network: SymbolicNetwork, layer: int, position: tuple[int, int],
@@ -109,9 +97,10 @@ def hidden_delta(network: SymbolicNetwork, layer: int, position: tuple[int, int]
     return upstream * activation_derivative(network, layer, position)
 
 
-def parameter_gradient(network: SymbolicNetwork, layer: int, symbol: sp.Symbol) -> sp.Expr:
-    """The data part of dJ/d(parameter) for a weight or bias of W(layer)/b(layer), through z(layer+1)."""
-    return through_next_layer(network, layer + 1, symbol)
+def parameter_gradient(network: SymbolicNetwork, layer: int, quantity: MatrixQuantity,
+                       position: tuple[int, int]) -> sp.Expr:
+    """The data part of dJ/d(parameter) for an entry of W(layer) or b(layer), through z(layer+1)."""
+    return through_next_layer(network, layer + 1, quantity, position)
 
 
 def regularization_gradient(network: SymbolicNetwork, symbol: sp.Symbol) -> sp.Expr:

@@ -166,6 +166,17 @@ def _template_step(name: str, kind: str, layer: int, network: SymbolicNetwork,
     return Step(name, kind, layer, shape, tuple(sorted(entries.items())), form, note)
 
 
+def _entries(memo: dict, step_name: str, positions: list, chain_rule_entry) -> dict[tuple[int, int], sp.Expr]:
+    """The chain rule at each of `positions`, computed once per derivation of a spec.
+
+    The entries do not depend on which matrix forms were found, so the second pass that a size-1
+    ambiguity needs (see derive_rule) reuses the first pass's entries and only searches again.
+    """
+    if step_name not in memo:
+        memo[step_name] = {p: chain_rule_entry(p) for p in positions}
+    return memo[step_name]
+
+
 def _search_step(name: str, kind: str, layer: int, shape, entries: dict, candidates: list,
                  note: str = "", general: dict | None = None) -> Step:
     form = find_matrix_form(entries, shape, candidates, (general or {}).get(name))
@@ -178,21 +189,21 @@ def _derivative_matrix(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
     return apply_entrywise(prime, network.pre_activation(layer).symbol)
 
 
-def _output_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
+def _output_steps(network: SymbolicNetwork, general: dict | None, memo: dict) -> list[Step]:
     layer = network.output_layer
     output, targets, delta = network.output, network.targets, network.delta(layer)
     positions = compared_positions(delta.shape)
     if network.spec.output_activation == "softmax":
-        entries = {p: chain_rule.output_delta(network, p) for p in positions}
+        entries = _entries(memo, delta.name, positions, lambda p: chain_rule.output_delta(network, p))
         # Softmax with cross-entropy collapses to yhat - y only when each example's targets sum to
         # 1; the constraint eliminates the last target of each example to use exactly that.
         return [_template_step(delta.name, "output_delta", layer, network, entries, [output, targets],
                                note="uses sum_k y[n, k] = 1 (each example's targets sum to one)",
                                constraint=target_sum_constraint(network))]
-    gradient_entries = {p: chain_rule.output_gradient(network, p) for p in positions}
+    gradient_entries = _entries(memo, "dJ_dyhat", positions, lambda p: chain_rule.output_gradient(network, p))
     gradient = _template_step("dJ_dyhat", "output_gradient", layer, network, gradient_entries, [output, targets])
-    delta_entries = {p: gradient_entries[p] * chain_rule.activation_derivative(network, layer, p)
-                     for p in positions}
+    delta_entries = _entries(memo, delta.name, positions, lambda p: gradient_entries[p] *
+                             chain_rule.activation_derivative(network, layer, p))
     candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
     return [gradient, _search_step(delta.name, "output_delta", layer, delta.shape, delta_entries, candidates,
                                    general=general)]
@@ -230,19 +241,21 @@ def _simplified_output_delta(network: SymbolicNetwork, delta_step: Step) -> Simp
     return SimplifiedDelta(formula, "")
 
 
-def _hidden_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
+def _hidden_steps(network: SymbolicNetwork, general: dict | None, memo: dict) -> list[Step]:
     steps = []
     for layer in range(network.output_layer - 1, 1, -1):
         activations, delta = network.activation(layer), network.delta(layer)
         positions = compared_positions(delta.shape)
-        gradient_entries = {p: chain_rule.activation_gradient(network, layer, p) for p in positions}
+        gradient_entries = _entries(memo, f"dJ_da{layer}", positions,
+                                    lambda p: chain_rule.activation_gradient(network, layer, p))
         weights = _weights_without_bias(network, layer)
         candidates = product_candidates(network.delta(layer + 1).symbol, weights, activations.shape)
         note = "the bias unit's weights are dropped: the constant 1 does not depend on z" \
             if network.has_bias_unit else ""
         gradient = _search_step(f"dJ_da{layer}", "activation_gradient", layer, activations.shape,
                                 gradient_entries, candidates, note, general)
-        delta_entries = {p: chain_rule.hidden_delta(network, layer, p, gradient_entries[p]) for p in positions}
+        delta_entries = _entries(memo, delta.name, positions,
+                                 lambda p: chain_rule.hidden_delta(network, layer, p, gradient_entries[p]))
         candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
         steps += [gradient, _search_step(delta.name, "hidden_delta", layer, delta.shape, delta_entries,
                                          candidates, general=general)]
@@ -282,19 +295,21 @@ def _regularization_candidates(network: SymbolicNetwork, layer: int) -> list:
     return found
 
 
-def _parameter_steps(network: SymbolicNetwork, general: dict | None) -> tuple[list[Step], list]:
+def _parameter_steps(network: SymbolicNetwork, general: dict | None, memo: dict) -> tuple[list[Step], list]:
     steps, gradients = [], []
     for layer in range(network.output_layer - 1, 0, -1):
         weights, delta = network.weights(layer), network.delta(layer + 1)
         positions = compared_positions(weights.shape)
-        data_entries = {p: chain_rule.parameter_gradient(network, layer, weights.entry(*p)) for p in positions}
+        data_entries = _entries(memo, f"dJ_dW{layer}", positions,
+                                lambda p: chain_rule.parameter_gradient(network, layer, weights, p))
         candidates = product_candidates(extended_activation(network, layer), delta.symbol, weights.shape)
         weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
                                    candidates, general=general)
         steps.append(weight_step)
         formula = weight_step.formula
         if network.regularization_factor != 0:
-            penalty = {p: chain_rule.regularization_gradient(network, weights.entry(*p)) for p in positions}
+            penalty = _entries(memo, f"dR_dW{layer}", positions,
+                               lambda p: chain_rule.regularization_gradient(network, weights.entry(*p)))
             penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
                                         penalty, _regularization_candidates(network, layer), general=general)
             steps.append(penalty_step)
@@ -303,7 +318,8 @@ def _parameter_steps(network: SymbolicNetwork, general: dict | None) -> tuple[li
         biases = network.biases(layer)
         if biases is not None:
             bias_positions = compared_positions(biases.shape)
-            entries = {p: chain_rule.parameter_gradient(network, layer, biases.entry(*p)) for p in bias_positions}
+            entries = _entries(memo, f"dJ_db{layer}", bias_positions,
+                               lambda p: chain_rule.parameter_gradient(network, layer, biases, p))
             ones = sp.OneMatrix(network.spec.m, 1)
             bias_step = _search_step(f"dJ_db{layer}", "bias_gradient", layer, biases.shape, entries,
                                      product_candidates(ones, delta.symbol, biases.shape), general=general)
@@ -329,21 +345,22 @@ def derive_rule(spec: NetworkSpec) -> Derivation:
     1 x 1 W); when a step finds more than one match, the rule is also derived for the widened
     net, and its forms decide.
     """
-    rule = _derive(spec, None)
+    memo: dict = {}
+    rule = _derive(spec, None, memo)
     if not any(step.form.ambiguous for step in rule.steps):
         return rule
     twin = widened(spec)
     where = f"the widened net {twin.slug} with m = {twin.m}"
     general = {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
-               for step in _derive(twin, None).steps}
-    return _derive(spec, general)
+               for step in _derive(twin, None, {}).steps}
+    return _derive(spec, general, memo)
 
 
-def _derive(spec: NetworkSpec, general: dict | None) -> Derivation:
+def _derive(spec: NetworkSpec, general: dict | None, memo: dict) -> Derivation:
     network = symbolic_network(spec)
-    output_steps = _output_steps(network, general)
+    output_steps = _output_steps(network, general, memo)
     delta_step = output_steps[-1]
-    hidden_steps = _hidden_steps(network, general)
-    parameter_steps, gradients = _parameter_steps(network, general)
+    hidden_steps = _hidden_steps(network, general, memo)
+    parameter_steps, gradients = _parameter_steps(network, general, memo)
     return Derivation(spec, tuple(output_steps + hidden_steps + parameter_steps), tuple(gradients),
                       _simplified_output_delta(network, delta_step))

@@ -1,0 +1,50 @@
+"""The chain rule's direct lookup of the products containing a symbol, against scanning the layer."""
+
+import pytest
+
+from derive import parse_spec
+from derive.network import symbolic_network, terms_containing
+
+# every bias style, both conventions, one and several examples, a size of one
+SPECS = [parse_spec("2-3-1"), parse_spec("2-2-2", bias="vector", convention="column", m=1),
+         parse_spec("3-2-2", bias="unit", m=3), parse_spec("2-3-2", bias="unit", convention="column", m=2),
+         parse_spec("1-1", bias="vector", m=1)]
+
+
+def _scanned(network, layer, symbol):
+    """What the derivation used to do: every product of z(layer) that contains the symbol."""
+    return [(position, term) for position, terms in network.pre_activation_terms(layer).items()
+            for term in terms if symbol in term.symbols]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: f"{spec.slug}-m{spec.m}")
+def test_direct_lookup_finds_the_same_products_as_scanning_the_whole_layer(spec):
+    network = symbolic_network(spec)
+    for layer in range(2, network.output_layer + 1):
+        quantities = [network.activation(layer - 1), network.weights(layer - 1)]
+        quantities += [network.biases(layer - 1)] if network.biases(layer - 1) is not None else []
+        for quantity in quantities:
+            for position in quantity.positions():
+                symbol = quantity.entry(*position)
+                direct = terms_containing(network, layer, quantity, position)
+                assert sorted(direct, key=repr) == sorted(_scanned(network, layer, symbol), key=repr), \
+                    f"z{layer}, {symbol}"
+
+
+def test_direct_lookup_refuses_a_quantity_that_does_not_build_z():
+    network = symbolic_network(parse_spec("2-3-1"))
+    with pytest.raises(ValueError, match="not target"):
+        terms_containing(network, 2, network.targets, (0, 0))
+
+
+def test_a_lookup_that_misses_a_product_leaves_no_matrix_form_to_find(monkeypatch):
+    from derive import chain_rule
+    from derive.derivation import derive_rule
+    from derive.matrix_form import NoMatrixForm
+
+    def first_only(network, layer, quantity, position):  # forgets every example but the first
+        return terms_containing(network, layer, quantity, position)[:1]
+
+    monkeypatch.setattr(chain_rule, "terms_containing", first_only)
+    with pytest.raises(NoMatrixForm, match="no candidate matches"):
+        derive_rule(parse_spec("2-3-1", m=3))
