@@ -178,8 +178,10 @@ def _entries(memo: dict, step_name: str, positions: list, chain_rule_entry) -> d
 
 
 def _search_step(name: str, kind: str, layer: int, shape, entries: dict, candidates: list,
-                 note: str = "", general: dict | None = None) -> Step:
-    form = find_matrix_form(entries, shape, candidates, (general or {}).get(name))
+                 note: str = "", general: dict | None = None, memo: dict | None = None) -> Step:
+    # the comparisons are kept beside the entries: the second pass re-tries the same candidates
+    known = None if memo is None else memo.setdefault(("compared", name), {})
+    form = find_matrix_form(entries, shape, candidates, (general or {}).get(name), known)
     return Step(name, kind, layer, shape, tuple(sorted(entries.items())), form, note)
 
 
@@ -206,7 +208,7 @@ def _output_steps(network: SymbolicNetwork, general: dict | None, memo: dict) ->
                              chain_rule.activation_derivative(network, layer, p))
     candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
     return [gradient, _search_step(delta.name, "output_delta", layer, delta.shape, delta_entries, candidates,
-                                   general=general)]
+                                   general=general, memo=memo)]
 
 
 def target_sum_constraint(network: SymbolicNetwork) -> dict[sp.Symbol, sp.Expr]:
@@ -253,12 +255,12 @@ def _hidden_steps(network: SymbolicNetwork, general: dict | None, memo: dict) ->
         note = "the bias unit's weights are dropped: the constant 1 does not depend on z" \
             if network.has_bias_unit else ""
         gradient = _search_step(f"dJ_da{layer}", "activation_gradient", layer, activations.shape,
-                                gradient_entries, candidates, note, general)
+                                gradient_entries, candidates, note, general, memo)
         delta_entries = _entries(memo, delta.name, positions,
                                  lambda p: chain_rule.hidden_delta(network, layer, p, gradient_entries[p]))
         candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
         steps += [gradient, _search_step(delta.name, "hidden_delta", layer, delta.shape, delta_entries,
-                                         candidates, general=general)]
+                                         candidates, general=general, memo=memo)]
     return steps
 
 
@@ -304,14 +306,15 @@ def _parameter_steps(network: SymbolicNetwork, general: dict | None, memo: dict)
                                 lambda p: chain_rule.parameter_gradient(network, layer, weights, p))
         candidates = product_candidates(extended_activation(network, layer), delta.symbol, weights.shape)
         weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
-                                   candidates, general=general)
+                                   candidates, general=general, memo=memo)
         steps.append(weight_step)
         formula = weight_step.formula
         if network.regularization_factor != 0:
             penalty = _entries(memo, f"dR_dW{layer}", positions,
                                lambda p: chain_rule.regularization_gradient(network, weights.entry(*p)))
             penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
-                                        penalty, _regularization_candidates(network, layer), general=general)
+                                        penalty, _regularization_candidates(network, layer), general=general,
+                                        memo=memo)
             steps.append(penalty_step)
             formula = sp.MatAdd(formula, penalty_step.formula)
         gradients.append((weights.name, formula))
@@ -322,7 +325,8 @@ def _parameter_steps(network: SymbolicNetwork, general: dict | None, memo: dict)
                                lambda p: chain_rule.parameter_gradient(network, layer, biases, p))
             ones = sp.OneMatrix(network.spec.m, 1)
             bias_step = _search_step(f"dJ_db{layer}", "bias_gradient", layer, biases.shape, entries,
-                                     product_candidates(ones, delta.symbol, biases.shape), general=general)
+                                     product_candidates(ones, delta.symbol, biases.shape), general=general,
+                                     memo=memo)
             steps.append(bias_step)
             gradients.append((biases.name, bias_step.formula))
     order = {q.name: index for index, q in enumerate(network.parameters())}

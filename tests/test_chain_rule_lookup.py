@@ -48,3 +48,18 @@ def test_a_lookup_that_misses_a_product_leaves_no_matrix_form_to_find(monkeypatc
     monkeypatch.setattr(chain_rule, "terms_containing", first_only)
     with pytest.raises(NoMatrixForm, match="no candidate matches"):
         derive_rule(parse_spec("2-3-1", m=3))
+
+
+@pytest.mark.parametrize("spec", SPECS[:3], ids=lambda spec: f"{spec.slug}-m{spec.m}")
+def test_local_partial_equals_sympy_diff_of_each_product(spec):
+    import sympy as sp
+
+    from derive.chain_rule import local_partial
+
+    network = symbolic_network(spec)
+    for layer in range(2, network.output_layer + 1):
+        for terms in network.pre_activation_terms(layer).values():
+            for term in terms:
+                for symbol in term.symbols:
+                    assert local_partial(term.expression, symbol) == sp.diff(term.canonical, symbol)
+                assert local_partial(term.expression, sp.Symbol("elsewhere")) == 0
