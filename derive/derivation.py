@@ -243,9 +243,12 @@ def _simplified_output_delta(network: SymbolicNetwork, delta_step: Step) -> Simp
     return SimplifiedDelta(formula, "")
 
 
-def _hidden_steps(network: SymbolicNetwork, general: dict | None, memo: dict) -> list[Step]:
+def _hidden_steps(network: SymbolicNetwork, general: dict | None, memo: dict,
+                  wanted: frozenset[str] | None = None) -> list[Step]:
     steps = []
     for layer in range(network.output_layer - 1, 1, -1):
+        if not _any_wanted(wanted, f"dJ_da{layer}", network.delta(layer).name):
+            continue
         activations, delta = network.activation(layer), network.delta(layer)
         positions = compared_positions(delta.shape)
         gradient_entries = _entries(memo, f"dJ_da{layer}", positions,
@@ -297,29 +300,33 @@ def _regularization_candidates(network: SymbolicNetwork, layer: int) -> list:
     return found
 
 
-def _parameter_steps(network: SymbolicNetwork, general: dict | None, memo: dict) -> tuple[list[Step], list]:
+def _parameter_steps(network: SymbolicNetwork, general: dict | None, memo: dict,
+                     wanted: frozenset[str] | None = None) -> tuple[list[Step], list]:
     steps, gradients = [], []
     for layer in range(network.output_layer - 1, 0, -1):
+        if not _any_wanted(wanted, f"dJ_dW{layer}", f"dR_dW{layer}", f"dJ_db{layer}"):
+            continue
         weights, delta = network.weights(layer), network.delta(layer + 1)
-        positions = compared_positions(weights.shape)
-        data_entries = _entries(memo, f"dJ_dW{layer}", positions,
-                                lambda p: chain_rule.parameter_gradient(network, layer, weights, p))
-        candidates = product_candidates(extended_activation(network, layer), delta.symbol, weights.shape)
-        weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
-                                   candidates, general=general, memo=memo)
-        steps.append(weight_step)
-        formula = weight_step.formula
-        if network.regularization_factor != 0:
-            penalty = _entries(memo, f"dR_dW{layer}", positions,
-                               lambda p: chain_rule.regularization_gradient(network, weights.entry(*p)))
-            penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
-                                        penalty, _regularization_candidates(network, layer), general=general,
-                                        memo=memo)
-            steps.append(penalty_step)
-            formula = sp.MatAdd(formula, penalty_step.formula)
-        gradients.append((weights.name, formula))
+        if _any_wanted(wanted, f"dJ_dW{layer}", f"dR_dW{layer}"):
+            positions = compared_positions(weights.shape)
+            data_entries = _entries(memo, f"dJ_dW{layer}", positions,
+                                    lambda p: chain_rule.parameter_gradient(network, layer, weights, p))
+            candidates = product_candidates(extended_activation(network, layer), delta.symbol, weights.shape)
+            weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
+                                       candidates, general=general, memo=memo)
+            steps.append(weight_step)
+            formula = weight_step.formula
+            if network.regularization_factor != 0:
+                penalty = _entries(memo, f"dR_dW{layer}", positions,
+                                   lambda p: chain_rule.regularization_gradient(network, weights.entry(*p)))
+                penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
+                                            penalty, _regularization_candidates(network, layer), general=general,
+                                            memo=memo)
+                steps.append(penalty_step)
+                formula = sp.MatAdd(formula, penalty_step.formula)
+            gradients.append((weights.name, formula))
         biases = network.biases(layer)
-        if biases is not None:
+        if biases is not None and _any_wanted(wanted, f"dJ_db{layer}"):
             bias_positions = compared_positions(biases.shape)
             entries = _entries(memo, f"dJ_db{layer}", bias_positions,
                                lambda p: chain_rule.parameter_gradient(network, layer, biases, p))
@@ -351,20 +358,38 @@ def derive_rule(spec: NetworkSpec) -> Derivation:
     """
     memo: dict = {}
     rule = _derive(spec, None, memo)
-    if not any(step.form.ambiguous for step in rule.steps):
+    ambiguous = frozenset(step.name for step in rule.steps if step.form.ambiguous)
+    if not ambiguous:
         return rule
     twin = widened(spec)
+    twin_memo: dict = {}
+    # Only the ambiguous steps need the twin's verdict: a step with one match at these sizes has
+    # the twin's form there too, since the general form holds at every size. At 784-100-10 with
+    # m = 1 only the two bias gradients are ambiguous, and the whole twin cost more than the net.
+    rule = _derive(spec, _general_forms(twin, twin_memo, ambiguous), memo)
+    if any(step.form.ambiguous for step in rule.steps):  # a form the twin changed made a later
+        rule = _derive(spec, _general_forms(twin, twin_memo, None), memo)  # step ambiguous
+    return rule
+
+
+def _general_forms(twin: NetworkSpec, memo: dict, wanted: frozenset[str] | None) -> dict:
+    """(position, label, where) of the form the twin finds, for each wanted step (every step for None)."""
     where = f"the widened net {twin.slug} with m = {twin.m}"
-    general = {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
-               for step in _derive(twin, None, {}).steps}
-    return _derive(spec, general, memo)
+    return {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
+            for step in _derive(twin, None, memo, wanted).steps}
 
 
-def _derive(spec: NetworkSpec, general: dict | None, memo: dict) -> Derivation:
+def _derive(spec: NetworkSpec, general: dict | None, memo: dict,
+            wanted: frozenset[str] | None = None) -> Derivation:
+    """Every step, or (for the twin) only the `wanted` steps and those they are built from."""
     network = symbolic_network(spec)
-    output_steps = _output_steps(network, general, memo)
-    delta_step = output_steps[-1]
-    hidden_steps = _hidden_steps(network, general, memo)
-    parameter_steps, gradients = _parameter_steps(network, general, memo)
-    return Derivation(spec, tuple(output_steps + hidden_steps + parameter_steps), tuple(gradients),
-                      _simplified_output_delta(network, delta_step))
+    output_steps = _output_steps(network, general, memo) if _any_wanted(wanted, "dJ_dyhat", network.delta(
+        network.output_layer).name) else []
+    hidden_steps = _hidden_steps(network, general, memo, wanted)
+    parameter_steps, gradients = _parameter_steps(network, general, memo, wanted)
+    simplified = _simplified_output_delta(network, output_steps[-1]) if output_steps else None
+    return Derivation(spec, tuple(output_steps + hidden_steps + parameter_steps), tuple(gradients), simplified)
+
+
+def _any_wanted(wanted: frozenset[str] | None, *names: str) -> bool:
+    return wanted is None or any(name in wanted for name in names)

@@ -1,4 +1,4 @@
-"""The chain rule's direct lookup of the products containing a symbol, against scanning the layer."""
+"""The shortcuts that make a derivation fast, each against the full route it replaces."""
 
 import pytest
 
@@ -63,3 +63,26 @@ def test_local_partial_equals_sympy_diff_of_each_product(spec):
                 for symbol in term.symbols:
                     assert local_partial(term.expression, symbol) == sp.diff(term.canonical, symbol)
                 assert local_partial(term.expression, sp.Symbol("elsewhere")) == 0
+
+
+# each has a size of 1, so derive_rule consults the widened twin
+SIZE_ONE_SPECS = [parse_spec("2-3-1"), parse_spec("1-1", m=1), parse_spec("2-1-2", bias="vector", convention="column", m=1),
+                  parse_spec("3-2-1", bias="unit", l2=0.1, m=1),
+                  parse_spec("4-3-3", activation="relu", output_activation="softmax", cost="categorical_cross_entropy",
+                             reduction="mean", bias="vector", convention="column", m=1)]
+
+
+def _record(derivation):
+    import sympy as sp
+
+    return [(step.name, sp.srepr(step.entries), sp.srepr(step.formula),
+             [(c.label, c.accepted, c.reason, c.entry) for c in step.form.candidates], step.form.ambiguous)
+            for step in derivation.steps] + [sp.srepr(derivation.gradients)]
+
+
+@pytest.mark.parametrize("spec", SIZE_ONE_SPECS, ids=lambda spec: f"{spec.slug}-m{spec.m}")
+def test_twin_derived_only_for_ambiguous_steps_decides_like_the_whole_twin(spec):
+    from derive.derivation import _derive, _general_forms, derive_rule, widened
+
+    whole_twin = _derive(spec, _general_forms(widened(spec), {}, None), {})
+    assert _record(derive_rule(spec)) == _record(whole_twin)
