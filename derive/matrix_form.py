@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from derive.matrix_ops import entry_of, is_zero
+from derive.modular import nonzero_at_random_point
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,9 @@ def _first_mismatch(expression: sp.MatrixExpr, target: dict[tuple[int, int], sp.
         candidate_value = entry_of(expression, *position)
         if candidate_value == target[position]:
             continue
-        if not is_zero(candidate_value - target[position]):
+        difference = candidate_value - target[position]
+        # a rejected candidate usually differs at its first entry: one non-zero value at a random
+        # point proves that without expanding; only a zero there needs is_zero's exact answer
+        if nonzero_at_random_point(difference) or not is_zero(difference):
             return position, candidate_value, target[position]
     return None
