@@ -59,9 +59,17 @@ def output_gradient(network: SymbolicNetwork, position: tuple[int, int]) -> sp.E
 
 
 def activation_derivative(network: SymbolicNetwork, layer: int, position: tuple[int, int]) -> sp.Expr:
-    """da(layer)/dz(layer) at one entry: SymPy's diff of f(z), i.e. f'(z) as an opaque function."""
+    """da(layer)/dz(layer) at one entry: SymPy's diff of f(z), i.e. f'(z) as an opaque function.
+
+    Softmax needs sp.diff; an elementwise f(z) goes straight to SymPy's rule for a function
+    (Function._eval_derivative: f'(z) dz/dz), which is what diff calls after building a
+    Derivative object first.
+    """
     z = network.pre_activation(layer).entry(*position)
-    return sp.diff(network.activation_entry(layer, position), z)
+    value = network.activation_entry(layer, position)
+    if isinstance(value, sp.Function):
+        return value._eval_derivative(z)
+    return sp.diff(value, z)
 
 
 def output_delta(network: SymbolicNetwork, position: tuple[int, int]) -> sp.Expr:

@@ -10,6 +10,7 @@ delta W^T is therefore found, never typed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -53,6 +54,7 @@ def _shape_text(shape) -> str:
     return f"{shape[0]}x{shape[1]}"
 
 
+@lru_cache(maxsize=1024)  # each factor is named in eight candidates
 def _name(expression: sp.MatrixExpr) -> str:
     # SymPy's printer costs ~0.3 ms a call; most factors are a symbol or its transpose
     if isinstance(expression, sp.MatrixSymbol):
