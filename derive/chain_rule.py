@@ -24,7 +24,7 @@ def through_next_layer(network: SymbolicNetwork, layer: int, quantity: MatrixQua
     delta(layer)[q] * dz(layer)[q]/d(quantity[position])."""
     delta = network.delta(layer)
     symbol = quantity.entry(*position)
-    return sp.Add(*[delta.entry(*entry) * local_partial(term.expression, symbol)
+    return sp.Add(*[sp.Mul(delta.entry(*entry), local_partial(term.expression, symbol))
                     for entry, term in terms_containing(network, layer, quantity, position)])
 
 
@@ -118,7 +118,7 @@ def activation_gradient(network: SymbolicNetwork, layer: int, position: tuple[in
 def hidden_delta(network: SymbolicNetwork, layer: int, position: tuple[int, int],
                  upstream: sp.Expr) -> sp.Expr:
     """delta(layer) at one entry: the upstream dJ/da times SymPy's da/dz."""
-    return upstream * activation_derivative(network, layer, position)
+    return sp.Mul(upstream, activation_derivative(network, layer, position))
 
 
 def parameter_gradient(network: SymbolicNetwork, layer: int, quantity: MatrixQuantity,
