@@ -230,17 +230,21 @@ def _simplified_output_delta(network: SymbolicNetwork, delta_step: Step) -> Simp
         return None
     layer = network.output_layer
     output = network.output
-    rewritten = {}
-    for position, value in delta_step.entries:
+
+    def rewritten(position, value):
         prime = chain_rule.activation_derivative(network, layer, position)
-        rewritten[position] = sp.cancel(value.xreplace({prime: entry.derivative_from_output(output.entry(*position))}))
-    template = _entrywise_template(rewritten, [output, network.targets])
+        return sp.cancel(value.xreplace({prime: entry.derivative_from_output(output.entry(*position))}))
+
+    # the formula is read off the first entry: when that is already no shorter than the product
+    # it came from (sigmoid with half-SSE), the other entries need not be rewritten at all
+    (first, first_value), *_ = delta_step.entries
+    first_template = _entrywise_template({first: rewritten(first, first_value)}, [output, network.targets])
+    if first_template is None or sp.count_ops(first_template.expr) > 4:
+        return None
+    template = _entrywise_template({p: rewritten(p, v) for p, v in delta_step.entries}, [output, network.targets])
     if template is None:
         return None
-    formula = _matrix_of_template(template, [output.symbol, network.targets.symbol])
-    if sp.count_ops(template.expr) > 4:  # no shorter than the product it came from
-        return None
-    return SimplifiedDelta(formula, "")
+    return SimplifiedDelta(_matrix_of_template(template, [output.symbol, network.targets.symbol]), "")
 
 
 def _hidden_steps(network: SymbolicNetwork, general: dict | None, memo: dict,
