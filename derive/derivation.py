@@ -166,9 +166,22 @@ def _template_step(name: str, kind: str, layer: int, network: SymbolicNetwork,
     return Step(name, kind, layer, shape, tuple(sorted(entries.items())), form, note)
 
 
+def _entries(memo: dict, step_name: str, positions: list, chain_rule_entry) -> dict[tuple[int, int], sp.Expr]:
+    """The chain rule at each of `positions`, computed once per derivation of a spec.
+
+    The entries do not depend on which matrix forms were found, so the second pass that a size-1
+    ambiguity needs (see derive_rule) reuses the first pass's entries and only searches again.
+    """
+    if step_name not in memo:
+        memo[step_name] = {p: chain_rule_entry(p) for p in positions}
+    return memo[step_name]
+
+
 def _search_step(name: str, kind: str, layer: int, shape, entries: dict, candidates: list,
-                 note: str = "", general: dict | None = None) -> Step:
-    form = find_matrix_form(entries, shape, candidates, (general or {}).get(name))
+                 note: str = "", general: dict | None = None, memo: dict | None = None) -> Step:
+    # the comparisons are kept beside the entries: the second pass re-tries the same candidates
+    known = None if memo is None else memo.setdefault(("compared", name), {})
+    form = find_matrix_form(entries, shape, candidates, (general or {}).get(name), known)
     return Step(name, kind, layer, shape, tuple(sorted(entries.items())), form, note)
 
 
@@ -178,24 +191,24 @@ def _derivative_matrix(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
     return apply_entrywise(prime, network.pre_activation(layer).symbol)
 
 
-def _output_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
+def _output_steps(network: SymbolicNetwork, general: dict | None, memo: dict) -> list[Step]:
     layer = network.output_layer
     output, targets, delta = network.output, network.targets, network.delta(layer)
     positions = compared_positions(delta.shape)
     if network.spec.output_activation == "softmax":
-        entries = {p: chain_rule.output_delta(network, p) for p in positions}
+        entries = _entries(memo, delta.name, positions, lambda p: chain_rule.output_delta(network, p))
         # Softmax with cross-entropy collapses to yhat - y only when each example's targets sum to
         # 1; the constraint eliminates the last target of each example to use exactly that.
         return [_template_step(delta.name, "output_delta", layer, network, entries, [output, targets],
                                note="uses sum_k y[n, k] = 1 (each example's targets sum to one)",
                                constraint=target_sum_constraint(network))]
-    gradient_entries = {p: chain_rule.output_gradient(network, p) for p in positions}
+    gradient_entries = _entries(memo, "dJ_dyhat", positions, lambda p: chain_rule.output_gradient(network, p))
     gradient = _template_step("dJ_dyhat", "output_gradient", layer, network, gradient_entries, [output, targets])
-    delta_entries = {p: gradient_entries[p] * chain_rule.activation_derivative(network, layer, p)
-                     for p in positions}
+    delta_entries = _entries(memo, delta.name, positions, lambda p: gradient_entries[p] *
+                             chain_rule.activation_derivative(network, layer, p))
     candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
     return [gradient, _search_step(delta.name, "output_delta", layer, delta.shape, delta_entries, candidates,
-                                   general=general)]
+                                   general=general, memo=memo)]
 
 
 def target_sum_constraint(network: SymbolicNetwork) -> dict[sp.Symbol, sp.Expr]:
@@ -217,35 +230,44 @@ def _simplified_output_delta(network: SymbolicNetwork, delta_step: Step) -> Simp
         return None
     layer = network.output_layer
     output = network.output
-    rewritten = {}
-    for position, value in delta_step.entries:
+
+    def rewritten(position, value):
         prime = chain_rule.activation_derivative(network, layer, position)
-        rewritten[position] = sp.cancel(value.xreplace({prime: entry.derivative_from_output(output.entry(*position))}))
-    template = _entrywise_template(rewritten, [output, network.targets])
+        return sp.cancel(value.xreplace({prime: entry.derivative_from_output(output.entry(*position))}))
+
+    # the formula is read off the first entry: when that is already no shorter than the product
+    # it came from (sigmoid with half-SSE), the other entries need not be rewritten at all
+    (first, first_value), *_ = delta_step.entries
+    first_template = _entrywise_template({first: rewritten(first, first_value)}, [output, network.targets])
+    if first_template is None or sp.count_ops(first_template.expr) > 4:
+        return None
+    template = _entrywise_template({p: rewritten(p, v) for p, v in delta_step.entries}, [output, network.targets])
     if template is None:
         return None
-    formula = _matrix_of_template(template, [output.symbol, network.targets.symbol])
-    if sp.count_ops(template.expr) > 4:  # no shorter than the product it came from
-        return None
-    return SimplifiedDelta(formula, "")
+    return SimplifiedDelta(_matrix_of_template(template, [output.symbol, network.targets.symbol]), "")
 
 
-def _hidden_steps(network: SymbolicNetwork, general: dict | None) -> list[Step]:
+def _hidden_steps(network: SymbolicNetwork, general: dict | None, memo: dict,
+                  wanted: frozenset[str] | None = None) -> list[Step]:
     steps = []
     for layer in range(network.output_layer - 1, 1, -1):
+        if not _any_wanted(wanted, f"dJ_da{layer}", network.delta(layer).name):
+            continue
         activations, delta = network.activation(layer), network.delta(layer)
         positions = compared_positions(delta.shape)
-        gradient_entries = {p: chain_rule.activation_gradient(network, layer, p) for p in positions}
+        gradient_entries = _entries(memo, f"dJ_da{layer}", positions,
+                                    lambda p: chain_rule.activation_gradient(network, layer, p))
         weights = _weights_without_bias(network, layer)
         candidates = product_candidates(network.delta(layer + 1).symbol, weights, activations.shape)
         note = "the bias unit's weights are dropped: the constant 1 does not depend on z" \
             if network.has_bias_unit else ""
         gradient = _search_step(f"dJ_da{layer}", "activation_gradient", layer, activations.shape,
-                                gradient_entries, candidates, note, general)
-        delta_entries = {p: chain_rule.hidden_delta(network, layer, p, gradient_entries[p]) for p in positions}
+                                gradient_entries, candidates, note, general, memo)
+        delta_entries = _entries(memo, delta.name, positions,
+                                 lambda p: chain_rule.hidden_delta(network, layer, p, gradient_entries[p]))
         candidates = product_candidates(gradient.formula, _derivative_matrix(network, layer), delta.shape)
         steps += [gradient, _search_step(delta.name, "hidden_delta", layer, delta.shape, delta_entries,
-                                         candidates, general=general)]
+                                         candidates, general=general, memo=memo)]
     return steps
 
 
@@ -282,31 +304,40 @@ def _regularization_candidates(network: SymbolicNetwork, layer: int) -> list:
     return found
 
 
-def _parameter_steps(network: SymbolicNetwork, general: dict | None) -> tuple[list[Step], list]:
+def _parameter_steps(network: SymbolicNetwork, general: dict | None, memo: dict,
+                     wanted: frozenset[str] | None = None) -> tuple[list[Step], list]:
     steps, gradients = [], []
     for layer in range(network.output_layer - 1, 0, -1):
+        if not _any_wanted(wanted, f"dJ_dW{layer}", f"dR_dW{layer}", f"dJ_db{layer}"):
+            continue
         weights, delta = network.weights(layer), network.delta(layer + 1)
-        positions = compared_positions(weights.shape)
-        data_entries = {p: chain_rule.parameter_gradient(network, layer, weights.entry(*p)) for p in positions}
-        candidates = product_candidates(extended_activation(network, layer), delta.symbol, weights.shape)
-        weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
-                                   candidates, general=general)
-        steps.append(weight_step)
-        formula = weight_step.formula
-        if network.regularization_factor != 0:
-            penalty = {p: chain_rule.regularization_gradient(network, weights.entry(*p)) for p in positions}
-            penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
-                                        penalty, _regularization_candidates(network, layer), general=general)
-            steps.append(penalty_step)
-            formula = sp.MatAdd(formula, penalty_step.formula)
-        gradients.append((weights.name, formula))
+        if _any_wanted(wanted, f"dJ_dW{layer}", f"dR_dW{layer}"):
+            positions = compared_positions(weights.shape)
+            data_entries = _entries(memo, f"dJ_dW{layer}", positions,
+                                    lambda p: chain_rule.parameter_gradient(network, layer, weights, p))
+            candidates = product_candidates(extended_activation(network, layer), delta.symbol, weights.shape)
+            weight_step = _search_step(f"dJ_dW{layer}", "weight_gradient", layer, weights.shape, data_entries,
+                                       candidates, general=general, memo=memo)
+            steps.append(weight_step)
+            formula = weight_step.formula
+            if network.regularization_factor != 0:
+                penalty = _entries(memo, f"dR_dW{layer}", positions,
+                                   lambda p: chain_rule.regularization_gradient(network, weights.entry(*p)))
+                penalty_step = _search_step(f"dR_dW{layer}", "regularization_gradient", layer, weights.shape,
+                                            penalty, _regularization_candidates(network, layer), general=general,
+                                            memo=memo)
+                steps.append(penalty_step)
+                formula = sp.MatAdd(formula, penalty_step.formula)
+            gradients.append((weights.name, formula))
         biases = network.biases(layer)
-        if biases is not None:
+        if biases is not None and _any_wanted(wanted, f"dJ_db{layer}"):
             bias_positions = compared_positions(biases.shape)
-            entries = {p: chain_rule.parameter_gradient(network, layer, biases.entry(*p)) for p in bias_positions}
+            entries = _entries(memo, f"dJ_db{layer}", bias_positions,
+                               lambda p: chain_rule.parameter_gradient(network, layer, biases, p))
             ones = sp.OneMatrix(network.spec.m, 1)
             bias_step = _search_step(f"dJ_db{layer}", "bias_gradient", layer, biases.shape, entries,
-                                     product_candidates(ones, delta.symbol, biases.shape), general=general)
+                                     product_candidates(ones, delta.symbol, biases.shape), general=general,
+                                     memo=memo)
             steps.append(bias_step)
             gradients.append((biases.name, bias_step.formula))
     order = {q.name: index for index, q in enumerate(network.parameters())}
@@ -329,21 +360,40 @@ def derive_rule(spec: NetworkSpec) -> Derivation:
     1 x 1 W); when a step finds more than one match, the rule is also derived for the widened
     net, and its forms decide.
     """
-    rule = _derive(spec, None)
-    if not any(step.form.ambiguous for step in rule.steps):
+    memo: dict = {}
+    rule = _derive(spec, None, memo)
+    ambiguous = frozenset(step.name for step in rule.steps if step.form.ambiguous)
+    if not ambiguous:
         return rule
     twin = widened(spec)
+    twin_memo: dict = {}
+    # Only the ambiguous steps need the twin's verdict: a step with one match at these sizes has
+    # the twin's form there too, since the general form holds at every size. At 784-100-10 with
+    # m = 1 only the two bias gradients are ambiguous, and the whole twin cost more than the net.
+    rule = _derive(spec, _general_forms(twin, twin_memo, ambiguous), memo)
+    if any(step.form.ambiguous for step in rule.steps):  # a form the twin changed made a later
+        rule = _derive(spec, _general_forms(twin, twin_memo, None), memo)  # step ambiguous
+    return rule
+
+
+def _general_forms(twin: NetworkSpec, memo: dict, wanted: frozenset[str] | None) -> dict:
+    """(position, label, where) of the form the twin finds, for each wanted step (every step for None)."""
     where = f"the widened net {twin.slug} with m = {twin.m}"
-    general = {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
-               for step in _derive(twin, None).steps}
-    return _derive(spec, general)
+    return {step.name: (len(step.form.candidates) - 1, step.form.candidates[-1].label, where)
+            for step in _derive(twin, None, memo, wanted).steps}
 
 
-def _derive(spec: NetworkSpec, general: dict | None) -> Derivation:
+def _derive(spec: NetworkSpec, general: dict | None, memo: dict,
+            wanted: frozenset[str] | None = None) -> Derivation:
+    """Every step, or (for the twin) only the `wanted` steps and those they are built from."""
     network = symbolic_network(spec)
-    output_steps = _output_steps(network, general)
-    delta_step = output_steps[-1]
-    hidden_steps = _hidden_steps(network, general)
-    parameter_steps, gradients = _parameter_steps(network, general)
-    return Derivation(spec, tuple(output_steps + hidden_steps + parameter_steps), tuple(gradients),
-                      _simplified_output_delta(network, delta_step))
+    output_steps = _output_steps(network, general, memo) if _any_wanted(wanted, "dJ_dyhat", network.delta(
+        network.output_layer).name) else []
+    hidden_steps = _hidden_steps(network, general, memo, wanted)
+    parameter_steps, gradients = _parameter_steps(network, general, memo, wanted)
+    simplified = _simplified_output_delta(network, output_steps[-1]) if output_steps else None
+    return Derivation(spec, tuple(output_steps + hidden_steps + parameter_steps), tuple(gradients), simplified)
+
+
+def _any_wanted(wanted: frozenset[str] | None, *names: str) -> bool:
+    return wanted is None or any(name in wanted for name in names)

@@ -10,10 +10,12 @@ delta W^T is therefore found, never typed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
 from derive.matrix_ops import entry_of, is_zero
+from derive.modular import nonzero_at_random_point
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def _shape_text(shape) -> str:
     return f"{shape[0]}x{shape[1]}"
 
 
+@lru_cache(maxsize=1024)  # each factor is named in eight candidates
 def _name(expression: sp.MatrixExpr) -> str:
     # SymPy's printer costs ~0.3 ms a call; most factors are a symbol or its transpose
     if isinstance(expression, sp.MatrixSymbol):
@@ -89,7 +92,7 @@ def _combine(kind: str, a: sp.MatrixExpr, b: sp.MatrixExpr, target_shape) -> tup
 
 def find_matrix_form(target: dict[tuple[int, int], sp.Expr], target_shape: tuple[int, int],
                      candidates: list[tuple[str, sp.MatrixExpr | None, str]],
-                     general: tuple[str, str] | None = None) -> MatrixForm:
+                     general: tuple[str, str] | None = None, known: dict | None = None) -> MatrixForm:
     """The first candidate equal to `target` at every entry it holds.
 
     Args:
@@ -99,16 +102,25 @@ def find_matrix_form(target: dict[tuple[int, int], sp.Expr], target_shape: tuple
         general: (position in `candidates`, label, where) of the form found for the same step
             of a net with no size 1; when a size is 1 several products can agree (a 1 x 1 W
             equals its transpose), and only that one holds in general.
+        known: each candidate's comparison with this same `target`, kept from an earlier search
+            (derive_rule searches twice when a size is 1); filled in as candidates are compared.
 
     Raises:
         NoMatrixForm: none matches; the message lists why each was rejected.
     """
+    known = {} if known is None else known
+
+    def first_mismatch(expression):
+        if expression not in known:
+            known[expression] = _first_mismatch(expression, target)
+        return known[expression]
+
     tried: list[Candidate] = []
     for position, (label, expression, shape_reason) in enumerate(candidates):
         if expression is None:
             tried.append(Candidate(None, label, False, shape_reason))
             continue
-        mismatch = _first_mismatch(expression, target)
+        mismatch = first_mismatch(expression)
         if mismatch is None and general is not None and position != general[0]:
             tried.append(Candidate(expression, label, False, f"equal here only because a size is 1; "
                                    f"it fails on {general[2]}, where {general[1]} holds"))
@@ -117,7 +129,7 @@ def find_matrix_form(target: dict[tuple[int, int], sp.Expr], target_shape: tuple
             tried.append(Candidate(expression, label, True,
                                    f"equals the chain rule at all {len(target)} compared entries"))
             ambiguous = general is None and any(
-                later is not None and _first_mismatch(later, target) is None
+                later is not None and first_mismatch(later) is None
                 for _, later, _ in candidates[position + 1:])
             return MatrixForm(expression, tuple(tried), len(target), target_shape[0] * target_shape[1],
                               ambiguous)
@@ -142,6 +154,9 @@ def _first_mismatch(expression: sp.MatrixExpr, target: dict[tuple[int, int], sp.
         candidate_value = entry_of(expression, *position)
         if candidate_value == target[position]:
             continue
-        if not is_zero(candidate_value - target[position]):
+        difference = candidate_value - target[position]
+        # a rejected candidate usually differs at its first entry: one non-zero value at a random
+        # point proves that without expanding; only a zero there needs is_zero's exact answer
+        if nonzero_at_random_point(difference) or not is_zero(difference):
             return position, candidate_value, target[position]
     return None

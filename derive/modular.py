@@ -8,6 +8,7 @@ expressions agree or differ exactly, and a wrong one agrees by chance with proba
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -138,3 +139,69 @@ def _scalar_formula(body: sp.Expr, values: dict, env: dict):
             result = reduce(result * base)
         return result
     raise ValueError(f"cannot evaluate {body} modulo p")
+
+
+class _NotEvaluable(Exception):
+    """A node the random-point evaluation does not cover (exp, log, a fractional power, 1/0)."""
+
+
+def nonzero_at_random_point(expression: sp.Expr, seed: int = 0) -> bool:
+    """True when `expression` is non-zero at a random point of GF(p); False proves nothing.
+
+    Non-zero at one point proves the expression is not identically zero as a rational function
+    of its symbols and opaque function values, the question derive.matrix_ops.is_zero settles by
+    expanding (1 ms and up a call); this costs a walk of the tree. Each symbol gets a random
+    residue, each application of an undefined function (f, f') a random value of its argument's
+    value, so f(a (b + c)) and f(a b + a c) agree, as expand makes them. exp, log and the like
+    have identities expand knows (exp(2 z) = exp(z)^2), so they, fractional powers and a zero
+    denominator give False, and the caller falls back to is_zero.
+
+    >>> x, y = sp.symbols("x y")
+    >>> nonzero_at_random_point(x * y - y * x), nonzero_at_random_point(x * (y + 1) - x * y)
+    (False, True)
+    """
+    generator = random.Random(seed)
+    values: dict = {}
+    try:
+        return _residue(expression, values, generator) != 0
+    except _NotEvaluable:
+        return False
+
+
+def _residue(expression: sp.Expr, values: dict, generator: random.Random) -> int:
+    if expression.is_Symbol:
+        if expression not in values:
+            values[expression] = generator.randrange(1, PRIME)
+        return values[expression]
+    if expression.is_Rational:
+        if int(expression.q) % PRIME == 0:
+            raise _NotEvaluable(expression)
+        return int(expression.p) * inverse(int(expression.q)) % PRIME
+    if expression.is_Add:
+        return sum(_residue(term, values, generator) for term in expression.args) % PRIME
+    if expression.is_Mul:
+        product = 1
+        for factor in expression.args:
+            product = product * _residue(factor, values, generator) % PRIME
+        return product
+    if expression.is_Pow and expression.exp.is_Integer:
+        base = _residue(expression.base, values, generator)
+        if base == 0 and expression.exp < 0:
+            raise _NotEvaluable(expression)
+        exponent = int(expression.exp)
+        return pow(base, exponent, PRIME) if exponent >= 0 else pow(inverse(base), -exponent, PRIME)
+    if isinstance(expression, sp.Function) and _is_opaque(type(expression)):
+        key = (type(expression).__name__,) + tuple(_residue(a, values, generator) for a in expression.args)
+        if key not in values:
+            values[key] = generator.randrange(1, PRIME)
+        return values[key]
+    raise _NotEvaluable(expression)
+
+
+@lru_cache(maxsize=None)
+def _is_opaque(function_class: type) -> bool:
+    """A function SymPy knows nothing about (derive.activations.opaque_pair, Function("f")): no
+    eval rule and no expand rule of its own, so expand relates its values only through its argument."""
+    own_rules = {name for name in dir(function_class) if name.startswith("_eval_expand")} - \
+        {name for name in dir(sp.Function) if name.startswith("_eval_expand")}
+    return function_class.eval.__func__ is sp.Function.eval.__func__ and not own_rules

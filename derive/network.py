@@ -240,28 +240,68 @@ def _network(spec: NetworkSpec) -> SymbolicNetwork:
 @lru_cache(maxsize=64)
 def _pre_activation_terms(spec: NetworkSpec, layer: int) -> dict[tuple[int, int], tuple[Term, ...]]:
     network = symbolic_network(spec)
-    previous = network.activation(layer - 1)
-    weights = network.weights(layer - 1)
-    biases = network.biases(layer - 1)
-    offset = 1 if network.has_bias_unit else 0
     terms: dict[tuple[int, int], tuple[Term, ...]] = {}
     for example in range(spec.m):
         for unit in range(network.units(layer)):
             products = []
             if network.has_bias_unit:
-                bias_weight = weights.entry(*((0, unit) if network.is_row else (unit, 0)))
-                products.append(Term(bias_weight, (bias_weight,)))
-            for source in range(network.units(layer - 1)):
-                a = previous.entry(*network.position(example, source))
-                w = weights.entry(*((source + offset, unit) if network.is_row else (unit, source + offset)))
-                # built without SymPy's argument processing (3x faster unevaluated, 8x faster
-                # raw): at 784-30-10 these 94,080 products were most of the derivation's time
-                products.append(Term(sp.Mul._from_args((a, w) if network.is_row else (w, a)), (a, w)))
-            if biases is not None:
-                b = biases.entry(*((0, unit) if network.is_row else (unit, 0)))
-                products.append(Term(b, (b,)))
+                products.append(_bias_unit_term(network, layer, unit))
+            products += [_product_term(network, layer, example, unit, source)
+                         for source in range(network.units(layer - 1))]
+            if network.biases(layer - 1) is not None:
+                products.append(_bias_term(network, layer, unit))
             terms[network.position(example, unit)] = tuple(products)
     return terms
+
+
+def _product_term(network: SymbolicNetwork, layer: int, example: int, unit: int, source: int) -> Term:
+    """a(layer-1)[example, source] * W(layer-1)[source, unit], one product of z(layer)[example, unit]."""
+    offset = 1 if network.has_bias_unit else 0
+    a = network.activation(layer - 1).entry(*network.position(example, source))
+    w = network.weights(layer - 1).entry(*((source + offset, unit) if network.is_row else (unit, source + offset)))
+    # built without SymPy's argument processing (3x faster unevaluated, 8x faster raw): at
+    # 784-30-10 these 94,080 products were most of the derivation's time
+    return Term(sp.Mul._from_args((a, w) if network.is_row else (w, a)), (a, w))
+
+
+def _bias_unit_term(network: SymbolicNetwork, layer: int, unit: int) -> Term:
+    """Ng's bias weight of `unit`, times the constant 1."""
+    bias_weight = network.weights(layer - 1).entry(*((0, unit) if network.is_row else (unit, 0)))
+    return Term(bias_weight, (bias_weight,))
+
+
+def _bias_term(network: SymbolicNetwork, layer: int, unit: int) -> Term:
+    b = network.biases(layer - 1).entry(*((0, unit) if network.is_row else (unit, 0)))
+    return Term(b, (b,))
+
+
+def terms_containing(network: SymbolicNetwork, layer: int, quantity: MatrixQuantity,
+                     position: tuple[int, int]) -> tuple[tuple[tuple[int, int], Term], ...]:
+    """The products of z(layer) that contain quantity[position], with the z entry of each.
+
+    Read off the product's index structure instead of scanning the layer: z(layer)[n, k] sums
+    a[n, i] W[i, k] (+ b[k]), so a weight or bias of unit k sits in entry (n, k) of every example
+    n, and a[n, i] in entry (n, k) of every unit k. At 784-100-10 the scan built 78,400 products
+    per example to use a few dozen. Equal to filtering pre_activation_terms (tests compare them).
+    """
+    examples, units = range(network.spec.m), range(network.units(layer))
+    offset = 1 if network.has_bias_unit else 0
+    if quantity.kind in ("input", "activation"):
+        example, source = network.example_unit(position)
+        found = [((example, unit), _product_term(network, layer, example, unit, source)) for unit in units]
+    elif quantity.kind == "bias":
+        unit = position[1] if network.is_row else position[0]
+        found = [((example, unit), _bias_term(network, layer, unit)) for example in examples]
+    elif quantity.kind == "weight":
+        row, unit = position if network.is_row else (position[1], position[0])
+        if offset and row == 0:
+            found = [((example, unit), _bias_unit_term(network, layer, unit)) for example in examples]
+        else:
+            found = [((example, unit), _product_term(network, layer, example, unit, row - offset))
+                     for example in examples]
+    else:
+        raise ValueError(f"z({layer}) is built from activations, weights and biases, not {quantity.kind}")
+    return tuple((network.position(*example_unit), term) for example_unit, term in found)
 
 
 @lru_cache(maxsize=32)
