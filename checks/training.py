@@ -10,7 +10,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -108,7 +108,8 @@ def _read_only(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def train(spec, params: Mapping, X, Y, *, learning_rate: float, epochs: int | None = None,
           iterations: int | None = None, batch_size: int | None = None, shuffle: bool = True,
           rng: np.random.Generator | int | None = 0, frozen: Iterable[str] = (),
-          gradient_fn: Callable[..., Backprop] = backprop) -> TrainingHistory:
+          gradient_fn: Callable[..., Backprop] = backprop,
+          progress: Callable[[Iterator, str, int], Iterable] | None = None) -> TrainingHistory:
     """Gradient descent: batch (batch_size None or m), stochastic (1) or mini-batch (anything between).
 
     Each iteration takes one batch, asks gradient_fn(spec, params, X_batch, Y_batch) for .cost and
@@ -128,6 +129,9 @@ def train(spec, params: Mapping, X, Y, *, learning_rate: float, epochs: int | No
         rng: a numpy Generator or a seed, for the shuffling.
         frozen: parameter names never updated (e.g. biases held fixed).
         gradient_fn: returns an object with .cost and .gradients (default: numpy_backprop.backprop).
+        progress: wraps the iterations as progress(iterable, "training", total), e.g.
+            derive.progress.progress for a bar on a terminal; this module stays NumPy-only, so the
+            bar is handed in rather than imported.
 
     Returns:
         TrainingHistory with the batch cost of every iteration and the final parameters.
@@ -152,16 +156,16 @@ def train(spec, params: Mapping, X, Y, *, learning_rate: float, epochs: int | No
     costs: list[float] = []
     # NumPy's overflow warnings are not shown: a step that leaves float64 is caught just after it
     # and reported once, as divergence (_check_finite)
+    batches = _batches(m, batch_size, rng if shuffle and batch_size < m else None, total)
+    if progress is not None:
+        batches = progress(batches, "training", total)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        while len(costs) < total:
-            for indices in minibatches(m, batch_size, rng if shuffle and batch_size < m else None):
-                if len(costs) == total:
-                    break
-                result = gradient_fn(spec, params, _take_examples(spec, X, indices),
-                                     _take_examples(spec, Y, indices))
-                costs.append(float(result.cost))
-                params = gradient_descent_step(params, result.gradients, learning_rate, frozen)
-                _check_finite(costs, params, result.gradients, per_epoch, _cause(spec, learning_rate))
+        for indices in batches:
+            result = gradient_fn(spec, params, _take_examples(spec, X, indices),
+                                 _take_examples(spec, Y, indices))
+            costs.append(float(result.cost))
+            params = gradient_descent_step(params, result.gradients, learning_rate, frozen)
+            _check_finite(costs, params, result.gradients, per_epoch, _cause(spec, learning_rate))
         final_cost = float(gradient_fn(spec, params, X, Y).cost)
     if not math.isfinite(final_cost):
         _diverged(costs, len(costs), per_epoch, _cause(spec, learning_rate), "the cost of all the data")
@@ -169,6 +173,18 @@ def train(spec, params: Mapping, X, Y, *, learning_rate: float, epochs: int | No
                            final_cost=final_cost, iterations=total,
                            iterations_per_epoch=per_epoch, batch_size=batch_size,
                            learning_rate=float(learning_rate), frozen=frozen)
+
+
+def _batches(m: int, batch_size: int, rng, total: int) -> Iterator[np.ndarray]:
+    """The example indices of each of the `total` iterations, epoch after epoch (a new order per
+    epoch when rng is given), stopping mid-epoch when total says so."""
+    done = 0
+    while done < total:
+        for indices in minibatches(m, batch_size, rng):
+            if done == total:
+                return
+            done += 1
+            yield indices
 
 
 def _cause(spec, learning_rate: float) -> str:

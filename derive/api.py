@@ -10,6 +10,7 @@ from derive.local_proof import prove_activation_rules
 from derive.network_size import check_size
 from derive.proof_entrywise import affordable, prove_entrywise
 from derive.proof_randomized import prove_randomized
+from derive.progress import progress
 from derive.spec import NetworkSpec, SpecError
 
 PROOF_CHOICES = ("auto", "all", "entrywise", "randomized", "none")
@@ -44,14 +45,16 @@ def derive(spec: NetworkSpec, proofs: str = "auto", size_limit_factor: float = 1
         raise SpecError(f"unknown proof choice {proofs!r}; accepted: {', '.join(PROOF_CHOICES)}")
     check_size(spec, "derive", size_limit_factor)
     rule = derive_rule(spec)
-    found = []
+    # each proof is one step of the bar a terminal shows for long work (derive.progress)
+    steps = []
     if proofs in ("all", "entrywise") or (proofs == "auto" and affordable(spec)):
-        found.append(prove_entrywise(rule, concrete=False))
+        steps.append(lambda: prove_entrywise(rule, concrete=False))
     if proofs == "auto" and affordable(spec, concrete=True) and set(spec.activations) != {"f"}:
-        found.append(prove_entrywise(rule, concrete=True))
+        steps.append(lambda: prove_entrywise(rule, concrete=True))
     if proofs in ("auto", "all", "randomized"):
-        found.append(prove_randomized(rule))
+        steps.append(lambda: prove_randomized(rule))
     if proofs != "none" and set(spec.activations) != {"f"}:  # a generic f has no rule to prove
-        found.append(prove_activation_rules(set(spec.activations), spec.sizes[-1]))
+        steps.append(lambda: prove_activation_rules(set(spec.activations), spec.sizes[-1]))
+    found = [step() for step in progress(steps, "proving")]
     arguments = (index_argument(spec.convention, "dJ/da"), index_argument(spec.convention, "dJ/dW"))
     return dataclasses.replace(rule, proofs=tuple(found), index_arguments=arguments)

@@ -11,6 +11,7 @@ from pathlib import Path
 from derive.cli_check import (EXIT_FAILED_CHECK, EXIT_OK, CheckUsageError, add_file_options,
                               load_inputs, spec_text)
 from derive.cli_spec import add_spec_options
+from derive.progress import progress
 
 # seed 000's XOR net converges from the seed-0 start with these (measured: predictions 0.068, 0.950,
 # 0.952, 0.046 for targets 0, 1, 1, 0 after 5000 full-batch epochs, cost 0.0057)
@@ -129,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
     gradient_fn = derived_backprop if args.route == "derived" else backprop
     history = train(spec, params, X, Y, learning_rate=args.lr, epochs=epochs, iterations=args.iterations,
-                    batch_size=args.batch_size, rng=args.seed, frozen=frozen, gradient_fn=gradient_fn)
+                    batch_size=args.batch_size, rng=args.seed, frozen=frozen, gradient_fn=gradient_fn,
+                    progress=progress)
     if args.route == "derived":
         outputs = derived_gradient_function(spec).forward(history.params, X, Y)[1][len(spec.sizes)]
     else:

@@ -266,3 +266,18 @@ def test_bad_training_options_raise_value_error(options, message):
 def test_bad_parameters_or_data_raise_before_any_training(params, X, Y, message):
     with pytest.raises(ValueError, match=message):
         train(XOR_SPEC, params, X, Y, learning_rate=0.1, epochs=1)
+
+
+def test_training_hands_every_iteration_to_the_progress_hook_with_the_total():
+    X, Y = data.xor_data()
+    seen = []
+
+    def hook(iterable, description, total):
+        seen.append((description, total))
+        for item in iterable:
+            seen.append("step")
+            yield item
+
+    history = train(XOR_SPEC, data.random_params(XOR_SPEC), X, Y, learning_rate=1.0, epochs=3,
+                    batch_size=3, progress=hook)
+    assert seen[0] == ("training", 6) and seen.count("step") == 6 == history.iterations
