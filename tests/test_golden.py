@@ -4,6 +4,7 @@ After a deliberate change: `python tools/refresh_golden.py`, look at the diff, c
 """
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,18 @@ REFRESH = _refresh_module()
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
     out = tmp_path_factory.mktemp("golden")
-    REFRESH.refresh(out, REFRESH.TEXT_FORMATS)
+    # the pages inline dot's drawings: without dot they are not regenerated (their tests skip)
+    formats = tuple(f for f in REFRESH.TEXT_FORMATS if f != "html" or shutil.which("dot"))
+    REFRESH.refresh(out, formats)
     return out
 
 
+SUFFIXES = [pytest.param(suffix, marks=pytest.mark.needs_dot) if suffix == "html" else suffix
+            for suffix in REFRESH.TEXT_FORMATS]
+
+
 @pytest.mark.parametrize("name", [name for name, _ in REFRESH.GOLDEN])
-@pytest.mark.parametrize("suffix", REFRESH.TEXT_FORMATS)
+@pytest.mark.parametrize("suffix", SUFFIXES)
 def test_golden_file_is_regenerated_byte_for_byte(regenerated, name, suffix):
     committed = ROOT / "output" / name / f"derivation.{suffix}"
     fresh = regenerated / name / f"derivation.{suffix}"

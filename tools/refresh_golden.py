@@ -1,12 +1,14 @@
 """Regenerates the golden write-ups under output/ on purpose: `python tools/refresh_golden.py`.
 
 tests/test_golden.py regenerates the same specs into a temporary folder and byte-compares the .tex,
-.md and .html with the committed ones; run this after a deliberate change to the write-ups, look at the
+.md and .html with the committed ones (the pages hold Graphviz's drawings, so refreshing them, and
+comparing them, needs `dot`: Debian's graphviz, as CI installs it); run this after a deliberate change to the write-ups, look at the
 diff, and commit it. The PDFs are rebuilt too when pdflatex is installed.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,10 +33,14 @@ TEXT_FORMATS = ("tex", "md", "html")
 
 def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
     """Writes every golden write-up into `out`/<name>/; returns the files written."""
+    if "html" in formats and shutil.which("dot") is None:
+        # the golden pages hold dot's drawings, as `backprop derive` writes them where Graphviz is
+        # installed; a page written without dot would carry a note instead and differ
+        raise OSError("the golden HTML pages hold Graphviz's pictures: install graphviz (apt-get install "
+                      "graphviz), or leave html out of the formats")
     written = []
     for name, spec in GOLDEN:
-        # no Graphviz pictures in the golden pages: dot's SVG differs between Graphviz versions
-        result = write_derivation(spec, out / name, formats, pictures=False)
+        result = write_derivation(spec, out / name, formats)
         written += result.written
         if result.pdf is not None and result.pdf.pdf is None:
             print(f"{name}: {result.pdf.message}", file=sys.stderr)
