@@ -1,0 +1,30 @@
+"""Random small network specs for the property tests (hypothesis), kept in one place."""
+
+from hypothesis import strategies as st
+
+from derive.spec import NetworkSpec
+
+HIDDEN = ("sigmoid", "tanh", "relu", "identity", "f")
+# the output activations each cost is paired with (softmax only under categorical cross-entropy)
+OUTPUT_FOR_COST = {
+    "half_sse": ("sigmoid", "tanh", "identity", "relu", "f"),
+    "mse": ("sigmoid", "identity", "f"),
+    "binary_cross_entropy": ("sigmoid", "f"),
+    "categorical_cross_entropy": ("softmax", "sigmoid", "f"),
+}
+
+
+@st.composite
+def specs(draw, output_for_cost=OUTPUT_FOR_COST):
+    """Depth 2 to 4 (depth 2 is a net with no hidden layer), widths 1 to 3, every option."""
+    sizes = draw(st.lists(st.integers(1, 3), min_size=2, max_size=4))
+    cost = draw(st.sampled_from(sorted(output_for_cost)))
+    output = draw(st.sampled_from(output_for_cost[cost]))
+    if output == "softmax" and sizes[-1] < 2:
+        sizes[-1] = 2
+    hidden = tuple(draw(st.sampled_from(HIDDEN)) for _ in sizes[1:-1])
+    return NetworkSpec(tuple(sizes), hidden + (output,), cost=cost,
+                       reduction=draw(st.sampled_from(("sum", "mean"))),
+                       bias=draw(st.sampled_from(("none", "vector", "unit"))),
+                       convention=draw(st.sampled_from(("row", "column"))),
+                       m=draw(st.integers(1, 3)), l2=draw(st.sampled_from((0.0, 0.5))))
