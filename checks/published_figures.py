@@ -25,11 +25,10 @@ from decimal import Decimal
 from typing import Callable, Iterable, Mapping
 
 # Rounding in float64: a route sums a few hundred products per value (a few ulps, 1e-15 relative),
-# and 10,000 updates of Mazur's 2-2-2 net drift by 1e-13 relative between the derived and the
-# hand-written routes by 2.2e-14 relative (measured: J after 10,000 updates, 3.5e-5, differs by
-# 7.8e-19); 1e-12 covers both with margin
-# and is far below the precision any printed figure claims (12 significant digits at most in
-# the figures we know).
+# and 10,000 updates of Mazur's 2-2-2 net drift apart by 2.2e-14 relative between the derived and
+# the hand-written routes (measured: J after 10,000 updates, 3.5e-5, differs by 7.8e-19). 1e-12
+# covers both with margin and is far below the precision any printed figure claims (12
+# significant digits at most in the figures we know).
 FLOAT64_SLACK = 1e-12
 
 # A decimal literal as printed: sign, digits with an optional point, optional exponent. Nothing
@@ -152,8 +151,9 @@ class FigureReport:
             also = "".join(f"; {title} {value!r} (not deciding)" for title, value in c.also)
             verdict = "agree" if c.ok else \
                 f"DISAGREE (off by {c.largest_difference:.3g}, allowed {c.figure.tolerance(c.routes[0][1]):.3g})"
-            lines.append(f"  {c.figure.name} = {c.figure.text} ({c.figure.significant_digits} significant "
-                         f"digits): ours {ours}{also}: {verdict}")
+            digits = c.figure.significant_digits
+            lines.append(f"  {c.figure.name} = {c.figure.text} ({digits} significant "
+                         f"digit{'' if digits == 1 else 's'}): ours {ours}{also}: {verdict}")
             if c.hint:
                 lines.append(f"    {c.hint}")
         failed = sum(not c.ok for c in self.comparisons)
