@@ -216,3 +216,25 @@ def test_graph_json_is_the_same_bytes_each_time(capsys):
 
 def test_graph_json_does_not_go_with_network(capsys):
     assert main(["graph", "--network", "--json"]) == 2
+
+
+def test_cost_after_k_minibatch_updates_is_the_cost_of_all_the_data(capsys):
+    # route 1: --expect's J@3 within a 5-update stochastic run; route 2: a run stopped after 3
+    # updates, whose final cost is J on all the data
+    from checks.data import random_params, xor_data
+    from checks.training import train
+    from derive.spec import parse_spec
+    import numpy as np
+
+    spec = parse_spec("2-3-1")
+    X, Y = xor_data("row")
+    stopped = train(spec, random_params(spec, np.random.default_rng(0)), X, Y, learning_rate=2.0,
+                    iterations=3, batch_size=1, rng=0)
+    figures = _published(capsys, ["train", "--iterations", "5", "--batch-size", "1",
+                                  "--expect", f"J@3={stopped.final_cost!r}"], 0)
+    assert figures["J@3"]["ours"]["derived"] == pytest.approx(stopped.final_cost, rel=1e-14)
+
+
+def test_training_with_the_hand_written_route_still_compares_both_routes(capsys, mazur):
+    figures = _published(capsys, [*_train(mazur, 1, "J@1=0.29102777369"), "--route", "hand-written"], 0)
+    assert set(figures["J@1"]["ours"]) == {"derived", "hand-written"}
