@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="whose gradients train: the derived rule (default) or the hand-written backprop")
     parser.add_argument("--json", action="store_true", help="print the run as JSON")
     add_expect_options(parser, "J@K (the cost of all the data after K updates, K = 0 before any), "
-                               "W1[i,j] (a final weight), W1[i,j]@K (a weight after K updates)")
+                               "W1[i,j] (a final weight), W1[i,j]@K (a weight after K updates), "
+                               "yhat[i,j] and yhat[i,j]@K (an output, indices as y is stored)")
     parser.set_defaults(handler=run)
 
 
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     figures = figures_from_args(args)
     total = args.iterations if args.iterations is not None else \
         epochs * math.ceil(spec.m / (args.batch_size or spec.m))
-    keys = {figure.name: train_figure_key(figure.name, params, total) for figure in figures}
+    keys = {figure.name: train_figure_key(figure.name, {**params, "yhat": Y}, total) for figure in figures}
 
     # the start is checked on the first batch: three routes, the verdict before any update
     first = min(spec.m, args.batch_size or spec.m, VERIFIED_EXAMPLES)
@@ -148,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
         train(spec, params, X, Y, learning_rate=args.lr, epochs=epochs, iterations=args.iterations,
               batch_size=args.batch_size, rng=args.seed, frozen=frozen,
               gradient_fn=recording(gradient_fns[other], wanted, X, Y, snapshots[other]))
-        report = train_figures(figures, keys, snapshots, total)
+        outputs_of = {"derived": lambda p: derived_gradient_function(spec).forward(p, X, Y)[1][len(spec.sizes)],
+                      "hand-written": lambda p: forward(spec, p, X).a[len(spec.sizes)]}
+        report = train_figures(figures, keys, snapshots, total, outputs_of)
     if args.route == "derived":
         outputs = derived_gradient_function(spec).forward(history.params, X, Y)[1][len(spec.sizes)]
     else:
@@ -184,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
 
 def train_figure_key(name: str, params, total: int) -> tuple[str, tuple[int, int] | None, int]:
     """"J@10" as ("J", None, 10); "W1[0,1]" as ("W1", (0, 1), total); "W1[0,1]@1" as ("W1", (0, 1), 1).
+
+    params holds every parameter and "yhat" (any array of the outputs' shape, e.g. Y).
 
     Raises:
         FigureError: an unknown name, or K beyond the run's updates (the message lists the names).
@@ -235,12 +240,17 @@ def recording(gradient_fn, wanted: set[int], X, Y, snapshots: dict):
     return recorded
 
 
-def train_figures(figures, keys, snapshots, total: int):
-    """Each figure against both routes' runs; a cost that disagrees is tried at K - 1 and K + 1."""
+def train_figures(figures, keys, snapshots, total: int, outputs_of):
+    """Each figure against both routes' runs; a cost that disagrees is tried at K - 1 and K + 1.
+
+    outputs_of[route](params) is that route's forward pass: the outputs yhat of all the data.
+    """
     from checks.published_figures import FigureComparison, compare_figures, neighbour_hint
 
     def value(route: str, name: str, index, k: int) -> float:
         cost, params = snapshots[route][k]
+        if name == "yhat":
+            return float(outputs_of[route](params)[index])
         return cost if name == "J" else float(params[name][index])
 
     def resolve(figure):

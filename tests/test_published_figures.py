@@ -238,3 +238,21 @@ def test_cost_after_k_minibatch_updates_is_the_cost_of_all_the_data(capsys):
 def test_training_with_the_hand_written_route_still_compares_both_routes(capsys, mazur):
     figures = _published(capsys, [*_train(mazur, 1, "J@1=0.29102777369"), "--route", "hand-written"], 0)
     assert set(figures["J@1"]["ours"]) == {"derived", "hand-written"}
+
+
+def test_mazur_printed_outputs_after_10000_updates_match_neither_9999_nor_10000(capsys, mazur):
+    # the post: "the two output neurons generate 0.015912196 (vs 0.01 target) and 0.984065734"
+    figures = _published(capsys, _train(mazur, 10000, "yhat[0,0]=0.015912196", "yhat[0,1]=0.984065734",
+                                        "yhat[0,0]@9999=0.015912196"), 1)
+    assert not any(f["agree"] for f in figures.values())
+    w = MAZUR_WEIGHTS
+    for _ in range(9999):
+        w = mazur_step(w)
+    for weights in (w, mazur_step(w)):
+        assert not PublishedFigure("o1", "0.015912196").matches(mazur_forward(weights)[2])
+
+
+def test_outputs_after_one_update_are_mazurs_own_arithmetic(capsys, mazur):
+    _, _, o1, o2 = mazur_forward(mazur_step(MAZUR_WEIGHTS))
+    figures = _published(capsys, _train(mazur, 1, f"yhat[0,0]={o1!r}", f"yhat[0,1]@1={o2!r}"), 0)
+    assert all(f["agree"] for f in figures.values())
