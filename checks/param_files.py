@@ -65,12 +65,14 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows; every number must be finite")
 
 
-def load_json_object(path: str | os.PathLike, what: str) -> dict:
+def load_json_object(path: str | os.PathLike, what: str, number_text: bool = False) -> dict:
     """The JSON object in a file, read within the limits of the module docstring.
 
     Args:
         path: the file.
         what: "parameter file" or "data file", for the messages.
+        number_text: keep every number as the text it was written with (published figures,
+            whose printed digits matter), instead of a float or int.
 
     Raises:
         ParameterFileError: unreadable, too large, not UTF-8, not JSON, nested too deeply, a
@@ -92,7 +94,7 @@ def load_json_object(path: str | os.PathLike, what: str) -> dict:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ParameterFileError(f"{source} cannot be read: {reason}") from None
     _check_depth(text, source)
-    counter = _NumberCounter(source)
+    counter = _NumberCounter(source, number_text)
     try:
         value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys,
                            parse_float=counter.float, parse_int=counter.int)
@@ -131,8 +133,8 @@ _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 class _NumberCounter:
     """json.loads hooks that count the numbers parsed and stop past MAX_NUMBERS."""
 
-    def __init__(self, source: str):
-        self.source, self.count = source, 0
+    def __init__(self, source: str, number_text: bool = False):
+        self.source, self.count, self.number_text = source, 0, number_text
 
     def _one(self) -> None:
         self.count += 1
@@ -141,11 +143,11 @@ class _NumberCounter:
 
     def float(self, text: str) -> float:
         self._one()
-        return float(text)
+        return text if self.number_text else float(text)
 
     def int(self, text: str) -> int:
         self._one()
-        return int(text)
+        return text if self.number_text else int(text)
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict:

@@ -8,6 +8,7 @@ import math
 import sys
 from dataclasses import asdict, replace
 
+from derive.cli_expect import add_expect_options, entry_names, figures_from_args
 from derive.cli_spec import add_spec_options, spec_from_args
 from derive.spec import NetworkSpec
 
@@ -32,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_file_options(parser)
     parser.add_argument("--json", action="store_true",
                         help="print everything as JSON, every gradient from every route included")
+    add_expect_options(parser, "J (the cost), dJ/dW1[i,j] (a gradient entry, indices as the spec stores W1)")
     parser.set_defaults(handler=run)
 
 
@@ -103,12 +105,63 @@ def run(args: argparse.Namespace) -> int:
     from checks.verify import verify
 
     spec, params, data, data_text, params_text = load_inputs(args)
+    figures = figures_from_args(args)
+    keys = {figure.name: check_figure_key(figure.name, spec) for figure in figures}  # before any work
     verdict = verify(spec, params, data, seed=args.seed)
+    report = check_figures(verdict, figures, keys) if figures else None
     if args.json:
-        print(json.dumps(verdict_json(verdict, data_text, params_text, args.seed), separators=(",", ":")))
+        result = verdict_json(verdict, data_text, params_text, args.seed)
+        if report is not None:
+            result["published"] = report.to_json()
+        print(json.dumps(result, separators=(",", ":")))
     else:
         sys.stdout.write(verdict_text(verdict, data_text, params_text))
-    return EXIT_OK if verdict.agree else EXIT_FAILED_CHECK
+        if report is not None:
+            sys.stdout.write("\n" + report.text())
+    return EXIT_OK if verdict.agree and (report is None or report.ok) else EXIT_FAILED_CHECK
+
+
+# ---------------------------------------------------------------------------------------------
+# Published figures: J and gradient entries, from the analytic routes.
+
+
+def check_figure_key(name: str, spec: NetworkSpec):
+    """"J" as ("J", None); "dJ/dW1[0,1]" as ("W1", (0, 1)).
+
+    Raises:
+        FigureError: any other name; the message lists the accepted ones.
+    """
+    from checks.numpy_backprop import parameter_shapes
+    from checks.published_figures import parse_entry, unknown_name
+
+    if name == "J":
+        return "J", None
+    shapes = parameter_shapes(spec)
+    entry = parse_entry(name[len("dJ/d"):], shapes) if name.startswith("dJ/d") else None
+    if entry is None:
+        raise unknown_name(name, f"J, {entry_names(shapes, 'dJ/d')}")
+    return entry
+
+
+def check_figures(verdict, figures, keys):
+    """Each figure against the analytic routes (derived, hand-written, entrywise when it ran);
+    finite differences are shown when they were computed in full, but do not decide (they are
+    accurate to about 1e-7)."""
+    from checks.published_figures import FigureComparison, compare_figures
+    from checks.verify import ANALYTIC_ROUTES, ROUTE_TITLES
+
+    def resolve(figure):
+        name, index = keys[figure.name]
+        if name == "J":
+            values = {route: float(cost) for route, cost in verdict.costs.items()}
+        else:
+            values = {route: float(gradient[name][index]) for route, gradient in verdict.gradients.items()
+                      if name in gradient}
+        deciding = tuple((ROUTE_TITLES[r], v) for r, v in values.items() if r in ANALYTIC_ROUTES)
+        also = tuple((ROUTE_TITLES[r], v) for r, v in values.items() if r not in ANALYTIC_ROUTES)
+        return FigureComparison(figure, deciding, also=also)
+
+    return compare_figures(figures, resolve)
 
 
 # ---------------------------------------------------------------------------------------------

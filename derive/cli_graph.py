@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import math
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Callable
 
 from derive.circuit import Circuit, build_circuit, run_circuit
 from derive.circuit_check import check_gradients
+from derive.circuit_json import circuit_json
 from derive.circuit_render import (circuit_graph, latex_steps, markdown_steps, render_graph,
                                    step_table)
+from derive.cli_expect import add_expect_options, figures_from_args
 from derive.cli_spec import add_spec_options, spec_from_args
 from derive.output_files import check_name, check_writable_folder, write_files
 from derive.network_graph import (network_graph, network_latex, network_markdown,
@@ -49,6 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                        "network-SIZES)")
     parser.add_argument("--formats", help=f"comma-separated, from {','.join(FORMATS)} "
                                           "(default all; giving it alone writes into .)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the circuit as JSON: every node's value, upstream, local and downstream "
+                             "gradients and the checks, at full float precision")
+    add_expect_options(parser, "L (the output), dL/dx (the gradient at input x)")
     add_spec_options(parser)
     parser.set_defaults(handler=run)
 
@@ -65,9 +72,12 @@ def run(args: argparse.Namespace) -> int:
     """
     formats = parse_formats(args.formats) if args.formats is not None else FORMATS
     out = _out_folder(args)
+    figures = figures_from_args(args)
+    report = None
     if args.network:
         for given, flag in ((args.expression, "an expression"), (args.at, "--at"),
-                            (args.split_sigmoid, "--split-sigmoid")):
+                            (args.split_sigmoid, "--split-sigmoid"), (args.json, "--json"),
+                            (figures, "--expect")):
             if given:
                 raise GraphUsageError(f"{flag} does not go with --network; give either an "
                                       "expression with --at, or --network with network options")
@@ -77,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                      "png": lambda: network_picture(graph, "png"),
                      "tex": lambda: network_latex(graph).encode(),
                      "md": lambda: network_markdown(graph).encode()}
-        report, code = network_text(graph), EXIT_OK
+        text, code = network_text(graph), EXIT_OK
     else:
         if not args.expression:
             raise GraphUsageError('give an expression, e.g. backprop graph "(x + y) * z" '
@@ -87,19 +97,69 @@ def run(args: argparse.Namespace) -> int:
         if args.at is None:
             raise GraphUsageError(f"--at is needed: a value for every name, e.g. --at "
                                   f"{','.join(f'{n}=1' for n in circuit.names)}")
-        circuit_run = run_circuit(circuit, parse_point(args.at, circuit))
+        point = parse_point(args.at, circuit)
+        keys = {figure.name: graph_figure_key(figure.name, circuit) for figure in figures}  # before any work
+        circuit_run = run_circuit(circuit, point)
         check = check_gradients(circuit_run)
+        report = graph_figures(check, figures, keys) if figures else None
         renderers = {"svg": lambda: render_graph(circuit_graph(circuit_run), "svg"),
                      "png": lambda: render_graph(circuit_graph(circuit_run), "png"),
                      "tex": lambda: latex_steps(circuit_run, check).encode(),
                      "md": lambda: markdown_steps(circuit_run, check).encode()}
-        report = step_table(circuit_run, check)
-        code = EXIT_OK if check.passed else EXIT_FAILED_CHECK
+        text = step_table(circuit_run, check)
+        if args.json:
+            result = circuit_json(circuit_run, check)
+            if report is not None:
+                result["published"] = report.to_json()
+            text = json.dumps(result, separators=(",", ":")) + "\n"
+        elif report is not None:
+            text += "\n" + report.text()
+        code = EXIT_OK if check.passed and (report is None or report.ok) else EXIT_FAILED_CHECK
     written = _write_all(out, name, formats, renderers) if out is not None else []
-    sys.stdout.write(report)
+    sys.stdout.write(text)
     for path in written:
-        print(f"wrote {path}")
+        if not args.json:  # stdout stays one JSON document
+            print(f"wrote {path}")
     return code
+
+
+def graph_figure_key(name: str, circuit: Circuit) -> str | None:
+    """"L" as None (the output); "dL/dx" as "x" for an input x of the circuit.
+
+    Raises:
+        FigureError: any other name; the message lists the accepted ones.
+    """
+    from checks.published_figures import unknown_name
+
+    if name == "L":
+        return None
+    if name.startswith("dL/d") and name[len("dL/d"):] in circuit.names:
+        return name[len("dL/d"):]
+    raise unknown_name(name, "L, " + ", ".join(f"dL/d{n}" for n in circuit.names))
+
+
+def graph_figures(check, figures, keys):
+    """Each figure against the circuit's float route and SymPy (30 digits); central differences
+    are shown but do not decide. At a kink SymPy's Heaviside(0) = 1/2 is shown, not deciding."""
+    from checks.published_figures import FigureComparison, compare_figures
+
+    gradients = {g.name: g for g in check.gradients}
+
+    def resolve(figure):
+        name = keys[figure.name]
+        if name is None:
+            routes = [("circuit", check.output), ("SymPy", check.output_sympy)]
+            also = []
+        else:
+            g = gradients[name]
+            routes = [("backprop", g.backprop)]
+            also = [("central difference", g.finite_difference)]
+            (also if g.status == "kink" else routes).insert(0 if g.status == "kink" else 1,
+                                                            ("SymPy diff", g.sympy_diff))
+        return FigureComparison(figure, tuple((t, float(v)) for t, v in routes if v is not None),
+                                also=tuple((t, float(v)) for t, v in also if v is not None))
+
+    return compare_figures(figures, resolve)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

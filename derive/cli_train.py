@@ -10,6 +10,7 @@ from pathlib import Path
 
 from derive.cli_check import (EXIT_FAILED_CHECK, EXIT_OK, CheckUsageError, add_file_options,
                               load_inputs, spec_text)
+from derive.cli_expect import add_expect_options, entry_names, figures_from_args
 from derive.cli_spec import add_spec_options
 from derive.progress import progress
 
@@ -45,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--route", choices=ROUTES, default="derived",
                         help="whose gradients train: the derived rule (default) or the hand-written backprop")
     parser.add_argument("--json", action="store_true", help="print the run as JSON")
+    add_expect_options(parser, "J@K (the cost of all the data after K updates, K = 0 before any), "
+                               "W1[i,j] (a final weight), W1[i,j]@K (a weight after K updates), "
+                               "yhat[i,j] and yhat[i,j]@K (an output, indices as y is stored)")
     parser.set_defaults(handler=run)
 
 
@@ -117,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
     params = random_params(spec, np.random.default_rng(args.seed)) if params is None else params
     frozen = parse_frozen(args.freeze, list(params))
     epochs = DEFAULT_EPOCHS if args.epochs is None and args.iterations is None else args.epochs
+    figures = figures_from_args(args)
+    total = args.iterations if args.iterations is not None else \
+        epochs * math.ceil(spec.m / (args.batch_size or spec.m))
+    keys = {figure.name: train_figure_key(figure.name, {**params, "yhat": Y}, total) for figure in figures}
 
     # the start is checked on the first batch: three routes, the verdict before any update
     first = min(spec.m, args.batch_size or spec.m, VERIFIED_EXAMPLES)
@@ -128,10 +136,24 @@ def run(args: argparse.Namespace) -> int:
               "run backprop check with the same options for the table; nothing was trained", file=sys.stderr)
         return EXIT_FAILED_CHECK
 
-    gradient_fn = derived_backprop if args.route == "derived" else backprop
+    gradient_fns = {"derived": derived_backprop, "hand-written": backprop}
+    wanted = wanted_updates(keys.values(), total)
+    snapshots: dict[str, dict[int, tuple[float, dict]]] = {route: {} for route in ROUTES}
     history = train(spec, params, X, Y, learning_rate=args.lr, epochs=epochs, iterations=args.iterations,
-                    batch_size=args.batch_size, rng=args.seed, frozen=frozen, gradient_fn=gradient_fn,
+                    batch_size=args.batch_size, rng=args.seed, frozen=frozen,
+                    gradient_fn=recording(gradient_fns[args.route], wanted, X, Y, snapshots[args.route]),
                     progress=progress)
+    report = None
+    if figures:
+        # the other route trains too, from the same start on the same batches, so each published
+        # figure is compared with two independent gradient routes
+        other = next(route for route in ROUTES if route != args.route)
+        train(spec, params, X, Y, learning_rate=args.lr, epochs=epochs, iterations=args.iterations,
+              batch_size=args.batch_size, rng=args.seed, frozen=frozen,
+              gradient_fn=recording(gradient_fns[other], wanted, X, Y, snapshots[other]))
+        outputs_of = {"derived": lambda p: derived_gradient_function(spec).forward(p, X, Y)[1][len(spec.sizes)],
+                      "hand-written": lambda p: forward(spec, p, X).a[len(spec.sizes)]}
+        report = train_figures(figures, keys, snapshots, total, outputs_of)
     if args.route == "derived":
         outputs = derived_gradient_function(spec).forward(history.params, X, Y)[1][len(spec.sizes)]
     else:
@@ -150,12 +172,100 @@ def run(args: argparse.Namespace) -> int:
             "iterations_per_epoch": history.iterations_per_epoch, "batch_size": history.batch_size,
             "frozen": list(frozen), "costs": list(history.costs), "final_cost": history.final_cost,
             "params": params_to_json(history.params), "predictions": outputs.tolist(),
-            "plot": None if written is None else str(written)}, separators=(",", ":")))
-        return EXIT_OK
+            "plot": None if written is None else str(written),
+            **({} if report is None else {"published": report.to_json()})}, separators=(",", ":")))
+        return EXIT_OK if report is None or report.ok else EXIT_FAILED_CHECK
     sys.stdout.write(_report(spec, args, history, outputs, X, Y, data_text, params_text, first, checked, frozen))
+    if report is not None:
+        sys.stdout.write("\n" + report.text())
     if written is not None:
         print(f"wrote {written}")
-    return EXIT_OK
+    return EXIT_OK if report is None or report.ok else EXIT_FAILED_CHECK
+
+
+# ---------------------------------------------------------------------------------------------
+# Published figures: the cost after K updates, and weights after K updates (the last by default).
+
+
+def train_figure_key(name: str, params, total: int) -> tuple[str, tuple[int, int] | None, int]:
+    """"J@10" as ("J", None, 10); "W1[0,1]" as ("W1", (0, 1), total); "W1[0,1]@1" as ("W1", (0, 1), 1).
+
+    params holds every parameter and "yhat" (any array of the outputs' shape, e.g. Y).
+
+    Raises:
+        FigureError: an unknown name, or K beyond the run's updates (the message lists the names).
+    """
+    from checks.published_figures import FigureError, parse_entry, unknown_name
+
+    shapes = {key: tuple(value.shape) for key, value in params.items()}
+    accepted = f"J@K and {entry_names(shapes)}, each with @K or without (after the last update); K from 0 to {total}"
+    stem, at, count = name.partition("@")
+    if at and not (count.isascii() and count.isdecimal()):
+        raise unknown_name(name, accepted)
+    k = int(count) if at else total
+    if k > total:
+        raise FigureError(f"--expect {name}: this run makes {total} updates; give --iterations {k} "
+                          f"(or more) to compare the value after {k:,}")
+    if stem == "J" and at:
+        return "J", None, k
+    entry = parse_entry(stem, shapes)
+    if entry is None:
+        raise unknown_name(name, accepted)
+    return entry[0], entry[1], k
+
+
+def wanted_updates(keys, total: int) -> set[int]:
+    """The update counts whose cost and parameters are recorded: each figure's K, and K - 1, K + 1
+    for costs (the neighbours a misnumbered figure matches)."""
+    wanted = set()
+    for name, _, k in keys:
+        wanted |= {k - 1, k, k + 1} if name == "J" else {k}
+    return {k for k in wanted if 0 <= k <= total}
+
+
+def recording(gradient_fn, wanted: set[int], X, Y, snapshots: dict):
+    """gradient_fn, also recording (cost of all the data, parameters) after each wanted number of updates.
+
+    train calls the gradient function once per update, with the parameters before it, and once
+    more on the final parameters: its k-th call (from 0) sees the parameters after k updates.
+    """
+    calls = [0]
+
+    def recorded(spec, params, X_batch, Y_batch):
+        k = calls[0]
+        calls[0] += 1
+        if k in wanted:
+            whole = gradient_fn(spec, params, X, Y)
+            snapshots[k] = (float(whole.cost), {name: value.copy() for name, value in params.items()})
+        return gradient_fn(spec, params, X_batch, Y_batch)
+
+    return recorded
+
+
+def train_figures(figures, keys, snapshots, total: int, outputs_of):
+    """Each figure against both routes' runs; a cost that disagrees is tried at K - 1 and K + 1.
+
+    outputs_of[route](params) is that route's forward pass: the outputs yhat of all the data.
+    """
+    from checks.published_figures import FigureComparison, compare_figures, neighbour_hint
+
+    def value(route: str, name: str, index, k: int) -> float:
+        cost, params = snapshots[route][k]
+        if name == "yhat":
+            return float(outputs_of[route](params)[index])
+        return cost if name == "J" else float(params[name][index])
+
+    def resolve(figure):
+        name, index, k = keys[figure.name]
+        routes = tuple((route, value(route, name, index, k)) for route in ROUTES)
+        comparison = FigureComparison(figure, routes)
+        if name == "J" and not comparison.ok:
+            neighbours = {f"the value after {j:,} update{'' if j == 1 else 's'} (J@{j})":
+                          value(ROUTES[0], name, index, j) for j in (k - 1, k + 1) if 0 <= j <= total}
+            comparison = FigureComparison(figure, routes, hint=neighbour_hint(figure, neighbours))
+        return comparison
+
+    return compare_figures(figures, resolve)
 
 
 def _report(spec, args, history, outputs, X, Y, data_text, params_text, checked_examples, checked,
