@@ -144,9 +144,52 @@ def _matmul(a, b):
 
 
 def _transpose(a):
+    if isinstance(a, _Filler):
+        return _Filler(a.value, not a.transposed)
     if not _is_matrix(a):
         raise ShapeMismatch(".T needs a matrix")
     return sp.Transpose(a)
+
+
+@dataclass(frozen=True)
+class _Filler:
+    """LaTeX's \mathbf{1} or \mathbf{0}: a column of ones or zeros (a row, transposed) whose
+    length is taken from the matrix it meets."""
+
+    value: int
+    transposed: bool = False
+
+    def matrix(self, length: int):
+        shape = (1, length) if self.transposed else (length, 1)
+        return sp.OneMatrix(*shape) if self.value else sp.ZeroMatrix(*shape)
+
+
+class AmbiguousProduct(FormulaError):
+    """A product written by juxtaposition or \cdot that both readings fit: the user must say which."""
+
+
+def _product(a, b):
+    """A product written by juxtaposition or \cdot: scaling for a number; for two matrices the
+    matrix product when only it fits, the entrywise product when only it fits."""
+    if isinstance(a, _Filler) and a.transposed and _is_matrix(b):
+        return sp.MatMul(a.matrix(b.shape[0]), b)  # 1^T delta: the sum over the rows
+    if isinstance(b, _Filler) and not b.transposed and _is_matrix(a):
+        return sp.MatMul(a, b.matrix(a.shape[1]))  # delta 1: the sum over the columns
+    if isinstance(a, _Filler) or isinstance(b, _Filler):
+        raise ShapeMismatch("a column of ones or zeros whose length nothing fixes")
+    if not (_is_matrix(a) and _is_matrix(b)):
+        return _multiply(a, b)
+    matrix_product = a.shape[1] == b.shape[0]
+    entrywise = tuple(a.shape) == tuple(b.shape)
+    if matrix_product and entrywise:
+        raise AmbiguousProduct(f"the product of two {_shape(a)} matrices written side by side (or with \\cdot) "
+                               f"reads both as a matrix product and entry by entry; write \\odot for the "
+                               f"entrywise product, or the formula in NumPy with @")
+    if matrix_product:
+        return sp.MatMul(a, b)
+    if entrywise:
+        return sp.HadamardProduct(a, b)
+    raise ShapeMismatch(f"shape error: {_shape(a)} and {_shape(b)} multiply neither as matrices nor entry by entry")
 
 
 def _sum(a, axis: str):
@@ -164,6 +207,10 @@ def _sum(a, axis: str):
 
 def _stack(*parts, axis: int):
     """np.hstack (axis 1) or np.vstack (axis 0) of matrices."""
+    sized = [p for p in parts if _is_matrix(p)]
+    if sized and len(sized) < len(parts):  # [1, a^T] in Ng's layout: the ones take the others' length
+        length = sized[0].shape[1 - axis]
+        parts = tuple(p.matrix(length) if isinstance(p, _Filler) else p for p in parts)
     if not all(_is_matrix(p) for p in parts):
         raise ShapeMismatch("hstack and vstack take matrices")
     sizes = {p.shape[1 - axis] for p in parts}
@@ -195,6 +242,9 @@ def _slice(a, row_start, row_stop, column_start, column_stop):
 
 
 OPERATORS = {
+    "product": _product,
+    "ones_block": lambda: _Filler(1),
+    "zeros_block": lambda: _Filler(0),
     "sum_all": lambda a: _sum(a, "all"),
     "sum_axis0": lambda a: _sum(a, "axis0"),
     "sum_axis1": lambda a: _sum(a, "axis1"),

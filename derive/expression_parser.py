@@ -249,8 +249,9 @@ def parse_tree(text: str, grammar: Grammar = Grammar()) -> FormulaNode:
 
 
 # How tightly each operator binds when a tree is printed back as NumPy text (node_source).
-_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3, "pow": 4}
-_SIGNS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**"}
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "product": 2, "neg": 3, "pow": 4}
+# "product" is LaTeX's juxtaposition, resolved by shapes when built: printed as a space
+_SIGNS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**", "product": "·"}
 _SUM_TEXT = {"sum_all": "", "sum_axis0": ", axis=0, keepdims=True", "sum_axis1": ", axis=1, keepdims=True",
              "sum_axis1_flat": ", axis=1"}
 
@@ -278,6 +279,8 @@ def node_source(node: FormulaNode) -> str:
         return f"{wrapped(args[0], level - 1)} {_SIGNS[head]} {wrapped(args[1], level)}"
     if head == "neg":
         return "-" + wrapped(args[0], 3)
+    if head in ("ones_block", "zeros_block"):
+        return head.split("_")[0] + "(...)"
     if head == "transpose":
         return wrapped(args[0], 8) + ".T"
     if head in _SUM_TEXT:
