@@ -607,6 +607,7 @@ class FormulaVerdict:
     explanations: tuple[mistakes.Mistake, ...]
     factor: sp.Rational | None = None  # the formula is exactly this times the derived one
     fixes: tuple[str, ...] = ()  # for shapes that do not fit: the transposes that make them fit
+    tree: FormulaNode | None = None  # the formula as parsed
 
     @property
     def agree(self) -> bool:
@@ -682,7 +683,8 @@ def check_formula(text: str, target: str, spec: NetworkSpec) -> FormulaVerdict:
     return check_tree(parse_matrix_tree(text, spec), text, target, spec)
 
 
-def check_tree(tree: FormulaNode, text: str, target: str, spec: NetworkSpec) -> FormulaVerdict:
+def check_tree(tree: FormulaNode, text: str, target: str, spec: NetworkSpec,
+               derived_step: str | None = None) -> FormulaVerdict:
     """check_formula for a formula already parsed (from NumPy text or from LaTeX).
 
     Args:
@@ -690,9 +692,19 @@ def check_tree(tree: FormulaNode, text: str, target: str, spec: NetworkSpec) -> 
         text: how the user wrote it, for the report.
         target: what it claims to be.
         spec: the network.
+        derived_step: compare with this step of the derivation instead (dJ_dW1, the weight
+            gradient without its L2 term).
     """
     derivation = formula_program.cached_derivation(spec)
-    name, derived = resolve_target(target, derivation)
+    if derived_step is None:
+        name, derived = resolve_target(target, derivation)
+    else:
+        name, derived = derived_step, {s.name: s.formula for s in derivation.steps}[derived_step]
+    verdict = _check_built(tree, text, name, derived, spec, derivation)
+    return dataclasses.replace(verdict, tree=tree)
+
+
+def _check_built(tree, text, name, derived, spec, derivation) -> FormulaVerdict:
     try:
         formula = build_matrix_formula(tree, spec)
     except BuildError as error:
@@ -722,8 +734,9 @@ def _unbuildable(tree: FormulaNode, text: str, name: str, derived, spec: Network
                  error: BuildError) -> FormulaVerdict:
     """The verdict on a formula whose shapes do not fit: WRONG, with the transposes that fix it."""
     fixes = []
+    derivation = formula_program.cached_derivation(spec)
     for sentence, changed in transpose_fixes(tree, spec, tuple(derived.shape)):
-        fixed = check_tree(changed, node_source(changed), name, spec)
+        fixed = _check_built(changed, node_source(changed), name, derived, spec, derivation)
         outcome = "with it the formula is correct" if fixed.agree else "with it the formula still differs"
         fixes.append(f"{sentence}: {node_source(changed)} ({outcome})")
     fixes.sort(key=lambda fix: not fix.endswith("is correct)"))

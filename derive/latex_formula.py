@@ -120,6 +120,10 @@ class GeneralFormula(LatexError):
     """A formula for a general layer l (W^{(l)}): a rule, not one formula of this net."""
 
 
+class NotADefinition(LatexError):
+    """A left side that reads, but names neither a delta nor a gradient (z^{(2)}, (A B)^\top)."""
+
+
 class EntryFormula(LatexError):
     """A left side that names one entry (W^{(2)}_{01}) rather than a whole matrix."""
 
@@ -171,6 +175,19 @@ def parse_latex(text: str, names: frozenset[str], spec) -> Equation:
         return Equation(None, (reader.formula(sides[0]),))
     target = reader.target(sides[0])
     return Equation(target, tuple(reader.formula(side) for side in sides[1:]))
+
+
+def parse_target(text: str, names: frozenset[str], spec) -> str:
+    """The quantity a left side alone names: "delta2", "W1", "dJ_da2", "dJ_dyhat".
+
+    Raises:
+        NotADefinition: it reads, but is no delta or gradient; EntryFormula, GeneralFormula and
+            LatexError as parse_latex.
+    """
+    tree = _parse(text, 0)
+    if len(tree.children) != 1:
+        raise LatexError("a left side with '=' in it", 0)
+    return _Reader(text, names, spec).target(tree.children[0])
 
 
 def _parse(text: str, offset: int) -> Tree:
@@ -254,7 +271,7 @@ class _Reader:
         if isinstance(value, FormulaNode) and value.kind == "name" and value.head.startswith("delta"):
             return value.head
         raise self.refuse(side, "the left side is not a delta or a gradient (accepted: \\delta^{(l)}, "
-                                "\\frac{\\partial J}{\\partial W^{(l)}}, dW^{(l)}, \\nabla_{W} J, ...)")
+                                "\\frac{\\partial J}{\\partial W^{(l)}}, dW^{(l)}, \\nabla_{W} J, ...)", NotADefinition)
 
     def formula(self, side) -> FormulaNode:
         value = self.read(side)
@@ -622,7 +639,8 @@ class _Reader:
                 if layer is None:
                     if base_text == "a" and not indices:
                         raise self.refuse(item, "a without a layer (write a^{(l)})")
-                    raise self.refuse(item, f"{base_text} without a layer number")
+                    raise self.refuse(item, f"{base_text} without a layer number (a formula for any layer)",
+                                      GeneralFormula)
                 if not re.fullmatch(r"[0-9]+", layer.strip()):
                     raise self.refuse(item, f"the general layer {layer} (this checks one net's formulas; "
                                             f"write the layer's number)", GeneralFormula)
