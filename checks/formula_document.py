@@ -135,14 +135,15 @@ def displayed_lines(text: str, suffix: str) -> list[DisplayedLine]:
     found = []
     for match in pattern.finditer(text):
         group = next(g for g in ("body", "body2", "body3") if g in match.groupdict() and match.group(g) is not None)
-        body, start = match.group(group), match.start(group)
+        # layout commands become spaces of their length, so offsets and line numbers stay true
+        body, start = _LAYOUT.sub(lambda m: " " * len(m.group()), match.group(group)), match.start(group)
         offset = 0
         for piece in re.split(r"(\\\\)", body):
             if piece != "\\\\":
                 line = text.count("\n", 0, start + offset) + 1
                 leading = len(piece) - len(piece.lstrip())
                 line += piece[:leading].count("\n")
-                cleaned = _LABEL.sub("", _LAYOUT.sub(" ", piece).strip()).strip().rstrip(".,;").strip()
+                cleaned = _LABEL.sub("", piece.strip()).strip().rstrip(".,;").strip()
                 if cleaned:
                     found.append(DisplayedLine(line, cleaned))
             offset += len(piece)
@@ -218,8 +219,8 @@ def _check_line(displayed: DisplayedLine, left: str, rest: str, names, spec: Net
     if data_term:
         return FormulaResult(line, displayed.text, "correct", name, data_term)
     first = wrong[0].report().splitlines()
-    reason = next((l for l in first if l.startswith(("shape error", "symbolic", "diagnosis", "fix"))), first[-1])
-    return FormulaResult(line, displayed.text, "wrong", name, reason)
+    reasons = [l for l in first if l.startswith(("shape error", "symbolic", "diagnosis", "fix"))]
+    return FormulaResult(line, displayed.text, "wrong", name, "; ".join(reasons) or first[-1])
 
 
 def _data_term(wrong: list[FormulaVerdict], name: str, spec: NetworkSpec) -> str:

@@ -326,7 +326,7 @@ def to_sympy(node: FormulaNode, symbols: Mapping[str, sp.Basic] | None = None,
         try:
             return table[current.head](*args)
         except (TypeError, ValueError, ArithmeticError) as error:
-            raise BuildError(f"cannot build {current.text!r}: {error}", current, error) from None
+            raise BuildError(f"cannot build '{current.text}': {error}", current, error) from None
 
     return build(node)
 
