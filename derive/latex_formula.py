@@ -327,12 +327,10 @@ class _Reader:
         return self.binary("mul", item)
 
     def read_slash(self, item):
-        left, right = self.read(item.children[0]), self.read(item.children[2])
-        if isinstance(left, _Derivative) and isinstance(right, _Derivative):
-            raise self.refuse(item, "this derivative")
         derivative = self.derivative(item.children[0], item.children[2])
         if derivative is not None:
             return derivative
+        left, right = self.read(item.children[0]), self.read(item.children[2])
         return self.node("operator", "div", (self.as_formula(left, item.children[0]),
                                              self.as_formula(right, item.children[2])), item)
 
@@ -628,7 +626,7 @@ class _Reader:
         indices = []
         for script in subs:
             text = self.script_text(script)
-            if layer is None and kind != "plain" and re.fullmatch(r"[0-9]+", text) and len(subs) == 1:
+            if layer is None and kind != "plain" and re.fullmatch(r"[1-9][0-9]*", text) and len(subs) == 1:
                 layer = text  # cs231n's W_1, b_2
             else:
                 indices.append((script, text))
