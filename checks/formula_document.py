@@ -185,14 +185,18 @@ def check_document(text: str, suffix: str, spec: NetworkSpec, path: str = "docum
             left = side
         if left is None or not _DEFINITION.search(left):
             continue
-        result = _check_line(displayed, left, rest, names, spec)
+        result = _check_line(displayed, left, "" if side else left + " ", names, spec)
         if result is not None:
             results.append(result)
     return DocumentReport(path, tuple(results))
 
 
-def _check_line(displayed: DisplayedLine, left: str, rest: str, names, spec: NetworkSpec) -> FormulaResult | None:
-    """The verdict on one line; None when its left side reads but defines no delta or gradient."""
+def _check_line(displayed: DisplayedLine, left: str, prefix: str, names, spec: NetworkSpec) -> FormulaResult | None:
+    """The verdict on one line; None when its left side reads but defines no delta or gradient.
+
+    `prefix` is the left side carried from the line above for a line `&= ...` (else ""); the
+    character positions reported count from the start of the line itself.
+    """
     line = displayed.line
     try:
         parse_target(left, names, spec)
@@ -203,13 +207,14 @@ def _check_line(displayed: DisplayedLine, left: str, rest: str, names, spec: Net
     except LatexError as error:  # not known to define anything: shown, not held against the document
         return FormulaResult(line, displayed.text, "skipped", detail=f"left side not read: {error}")
     try:
-        equation = parse_latex(f"{left} = {rest}", names, spec)
+        # '&' only aligns: a space of the same width keeps every character position
+        equation = parse_latex(prefix + displayed.text.replace("&", " "), names, spec)
         name = resolve_target(equation.target, formula_program.cached_derivation(spec))[0]
         verdicts = [check_tree(side, displayed.text, name, spec) for side in equation.sides]
     except (EntryFormula, GeneralFormula) as error:
         return FormulaResult(line, displayed.text, "skipped", detail=_without_position(str(error)))
     except LatexError as error:
-        return FormulaResult(line, displayed.text, "unread", detail=str(error))
+        return FormulaResult(line, displayed.text, "unread", detail=_on_the_line(error, len(prefix)))
     except FormulaError as error:  # e.g. a product both readings fit
         return FormulaResult(line, displayed.text, "unread", detail=str(error))
     wrong = [v for v in verdicts if not v.agree]
@@ -219,7 +224,7 @@ def _check_line(displayed: DisplayedLine, left: str, rest: str, names, spec: Net
     if data_term:
         return FormulaResult(line, displayed.text, "correct", name, data_term)
     first = wrong[0].report().splitlines()
-    reasons = [l for l in first if l.startswith(("shape error", "symbolic", "diagnosis", "fix"))]
+    reasons = [l.strip() for l in first if l.startswith(("shape error", "symbolic", "diagnosis", "fix", "  - "))]
     return FormulaResult(line, displayed.text, "wrong", name, "; ".join(reasons) or first[-1])
 
 
@@ -234,6 +239,13 @@ def _data_term(wrong: list[FormulaVerdict], name: str, spec: NetworkSpec) -> str
     if all(check_tree(v.tree, v.text, name, spec, derived_step=step).agree for v in wrong):
         return f"the cost's data term {step}, without the L2 term"
     return ""
+
+
+def _on_the_line(error: LatexError, carried: int) -> str:
+    """The message with its position counted on the line, past a left side carried from above."""
+    if not carried or error.position < carried:
+        return str(error)
+    return str(error).replace(f"at character {error.position + 1}", f"at character {error.position + 1 - carried}", 1)
 
 
 def _without_position(message: str) -> str:
