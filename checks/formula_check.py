@@ -153,7 +153,7 @@ def _transpose(a):
 
 @dataclass(frozen=True)
 class _Filler:
-    """LaTeX's \mathbf{1} or \mathbf{0}: a column of ones or zeros (a row, transposed) whose
+    r"""LaTeX's \mathbf{1} or \mathbf{0}: a column of ones or zeros (a row, transposed) whose
     length is taken from the matrix it meets."""
 
     value: int
@@ -165,11 +165,11 @@ class _Filler:
 
 
 class AmbiguousProduct(FormulaError):
-    """A product written by juxtaposition or \cdot that both readings fit: the user must say which."""
+    r"""A product written by juxtaposition or \cdot that both readings fit: the user must say which."""
 
 
 def _product(a, b):
-    """A product written by juxtaposition or \cdot: scaling for a number; for two matrices the
+    r"""A product written by juxtaposition or \cdot: scaling for a number; for two matrices the
     matrix product when only it fits, the entrywise product when only it fits."""
     if isinstance(a, _Filler) and a.transposed and _is_matrix(b):
         return sp.MatMul(a.matrix(b.shape[0]), b)  # 1^T delta: the sum over the rows
@@ -608,6 +608,7 @@ class FormulaVerdict:
     factor: sp.Rational | None = None  # the formula is exactly this times the derived one
     fixes: tuple[str, ...] = ()  # for shapes that do not fit: the transposes that make them fit
     tree: FormulaNode | None = None  # the formula as parsed
+    simplified: str = ""  # the derived formula simplified (a3 - y for sigmoid with cross-entropy)
 
     @property
     def agree(self) -> bool:
@@ -624,7 +625,11 @@ class FormulaVerdict:
             lines = [f"formula: {self.text.strip()}  ({shape(self.formula)})",
                      f"read as: {formula_program.formula_text(self.formula)}"]
         lines += [
-                  f"derived: {self.target} = {formula_program.formula_text(self.derived)}  ({shape(self.derived)})"]
+                  f"derived: {self.target} = {self.simplified or formula_program.formula_text(self.derived)}  "
+                  f"({shape(self.derived)})"]
+        if self.simplified:
+            lines.append(f"         = {formula_program.formula_text(self.derived)}  (as derived, before "
+                         f"writing f' in terms of the output)")
         if self.shape_error:
             lines.append(self.shape_error)
             lines += [f"fix: {fix}" for fix in self.fixes]
@@ -701,7 +706,57 @@ def check_tree(tree: FormulaNode, text: str, target: str, spec: NetworkSpec,
     else:
         name, derived = derived_step, {s.name: s.formula for s in derivation.steps}[derived_step]
     verdict = _check_built(tree, text, name, derived, spec, derivation)
-    return dataclasses.replace(verdict, tree=tree)
+    return dataclasses.replace(verdict, tree=tree, simplified=simplified_formula(name, derived, derivation))
+
+
+_WHOLE = re.compile(r"^([A-Za-z]+\d*)_0_0$")
+
+
+@lru_cache(maxsize=64)
+def _simplified(name: str, spec: NetworkSpec) -> str:
+    derivation = formula_program.cached_derivation(spec)
+    derived = resolve_target(name, derivation)[1]
+    if not isinstance(derived, sp.HadamardProduct):
+        return ""
+    entry = sp.factor(sp.cancel(_Expander(derivation).expand(entry_of(derived, 0, 0), False)))
+    for call in entry.atoms(sp.Function):  # f(z_l) is a_l, where f is layer l's activation
+        layer = re.match(r"^z(\d+)_0_0$", str(call.args[0])) if len(call.args) == 1 else None
+        if layer is None or spec.activation(int(layer.group(1))) != type(call).__name__:
+            return ""
+        entry = entry.xreplace({call: sp.Symbol(f"a{layer.group(1)}_0_0")})
+    entry = sp.factor(entry)
+    renamed = {}
+    for symbol in entry.free_symbols:
+        whole = _WHOLE.match(symbol.name)
+        if whole is None and symbol.name != "l2":
+            return ""
+        if whole is not None:
+            renamed[symbol] = sp.Symbol(whole.group(1))
+    entry = entry.xreplace(renamed)
+    # shown only when f' cancels into something linear, as sigma' does against cross-entropy's
+    # 1/(a (1 - a)); a product such as a3 (1 - a3) (a3 - y) is no simpler than f' written out
+    if not entry.is_polynomial(*entry.free_symbols) or sp.Poly(entry, *entry.free_symbols).total_degree() > 1:
+        return ""
+    # SymPy distributes a number over a sum ((a3 - y)/4 prints a3/4 - y/4): keep the factor apart
+    factor, rest = entry.as_content_primitive()
+    text = formula_program.scalar_text(rest)
+    if factor != 1:
+        text = f"({text})/{factor.q}" if factor.p == 1 else f"{factor}*({text})"
+    if len(text) >= len(formula_program.formula_text(derived)):
+        return ""
+    try:  # the simplified form is shown only when the checker itself finds it equal, every entry
+        verdict = _check_built(parse_matrix_tree(text, spec), text, name, derived, spec, derivation)
+    except FormulaError:
+        return ""
+    return text if verdict.agree else ""
+
+
+def simplified_formula(name: str, derived, derivation: Derivation) -> str:
+    """The derived formula in a shorter form, checked equal to it: with f' written in terms of the
+    output, sigmoid with cross-entropy gives delta3 = a3 - y (or (a3 - y)/m when averaged)."""
+    if not isinstance(derived, sp.HadamardProduct):
+        return ""
+    return _simplified(name, derivation.spec)
 
 
 def _check_built(tree, text, name, derived, spec, derivation) -> FormulaVerdict:

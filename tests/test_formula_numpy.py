@@ -81,3 +81,22 @@ def test_numpy_spellings_outside_the_whitelist_are_refused_with_one_line(text, m
 def test_a_slice_that_leaves_nothing_is_a_shape_error():
     verdict = check_formula("delta3 @ W2[5:, :].T", "delta2", XOR_SPEC)
     assert "the slice leaves no rows" in verdict.shape_error
+
+
+# --- the output delta of sigmoid with cross-entropy, printed simplified -------------------------
+
+
+@pytest.mark.parametrize("reduction, printed", [("sum", "a3 - y"), ("mean", "(a3 - y)/4")])
+def test_sigmoid_with_cross_entropy_output_delta_prints_as_a3_minus_y(reduction, printed):
+    spec = parse_spec("2-3-1", cost="bce", reduction=reduction)
+    verdict = check_formula("yhat - y" if reduction == "sum" else "(yhat - y) / m", "delta3", spec)
+    assert verdict.simplified == printed
+    assert f"derived: delta3 = {printed}  (4 x 1)" in verdict.report()
+    # the printed form is itself checked equal to the derivation, as any formula is
+    assert check_formula(printed, "delta3", spec).agree
+
+
+def test_an_output_delta_that_does_not_simplify_prints_as_derived():
+    verdict = check_formula("(yhat - y) * sigmoid_prime(z3)", "delta3", XOR_SPEC)
+    assert verdict.simplified == ""
+    assert "derived: delta3 = (a3 - y) * sigmoid_prime(z3)" in verdict.report()
