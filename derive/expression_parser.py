@@ -293,6 +293,32 @@ def node_source(node: FormulaNode) -> str:
     raise FormulaError(f"cannot print the operator {head!r}")
 
 
+# Operators of one family chain at one level when a tree is measured (as _FAMILY does for ast).
+_NODE_FAMILY = {"add": "sum", "sub": "sum", "mul": "product", "div": "product"}
+
+
+def check_limits(root: FormulaNode, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH) -> None:
+    """Applies parse_tree's limits to a tree built another way (from LaTeX): its size, its
+    nesting, its exponents and constant divisions by zero.
+
+    Raises:
+        FormulaError: past a limit.
+    """
+    count = sum(1 for _ in root.walk())
+    if count > max_nodes:
+        raise FormulaError(f"the formula has {count} nodes; the limit is {max_nodes}")
+
+    def depth(node: FormulaNode) -> int:
+        family = _NODE_FAMILY.get(node.head) if node.kind == "operator" else None
+        return max((depth(arg) + (0 if family and _NODE_FAMILY.get(arg.head) == family and arg.kind == "operator"
+                                  else 1) for arg in node.args), default=0)
+
+    levels = depth(root)
+    if levels > max_depth:
+        raise FormulaError(f"the formula nests {levels} levels deep; the limit is {max_depth}")
+    _check_constants(root)
+
+
 def to_sympy(node: FormulaNode, symbols: Mapping[str, sp.Basic] | None = None,
              functions: Mapping[str, Callable[..., sp.Expr]] = SCALAR_FUNCTIONS,
              operators: Mapping[str, Callable[..., sp.Expr]] = SCALAR_OPERATORS) -> sp.Basic:

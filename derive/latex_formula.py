@@ -33,7 +33,7 @@ from typing import Mapping
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from derive.expression_parser import MAX_LENGTH, FormulaError, FormulaNode
+from derive.expression_parser import MAX_DEPTH, MAX_LENGTH, FormulaError, FormulaNode, check_limits
 
 # The grammar says only how the notation nests; what a token means is decided by the tables below.
 # Juxtaposition binds tighter than \odot, as the books write it: \delta W^T \odot \sigma'(z) is
@@ -168,13 +168,28 @@ def parse_latex(text: str, names: frozenset[str], spec) -> Equation:
         raise FormulaError(f"the formula is {len(text)} characters long; the limit is {4 * MAX_LENGTH}")
     if not text.strip():
         raise FormulaError("the formula is empty")
+    _check_nesting(text)
     tree = _parse(text, 0)
     reader = _Reader(text, names, spec)
     sides = list(tree.children[::2])  # the EQ tokens sit between them
-    if len(sides) == 1:
-        return Equation(None, (reader.formula(sides[0]),))
-    target = reader.target(sides[0])
-    return Equation(target, tuple(reader.formula(side) for side in sides[1:]))
+    target = None if len(sides) == 1 else reader.target(sides[0])
+    formulas = tuple(reader.formula(side) for side in (sides if len(sides) == 1 else sides[1:]))
+    for formula in formulas:  # the NumPy parser's limits: size, nesting, exponents, x / 0
+        check_limits(formula)
+    return Equation(target, formulas)
+
+
+# Brackets nested deeper than this are refused before parsing: the reader recurses a few Python
+# frames per level, and MAX_DEPTH levels of operators are all a formula may use anyway.
+MAX_BRACKETS = 2 * MAX_DEPTH
+
+
+def _check_nesting(text: str) -> None:
+    level = 0
+    for position, character in enumerate(text):
+        level += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(character, 0)
+        if level > MAX_BRACKETS:
+            raise LatexError(f"brackets nested over {MAX_BRACKETS} deep at character {position + 1}", position)
 
 
 def parse_target(text: str, names: frozenset[str], spec) -> str:

@@ -146,3 +146,18 @@ def test_sympy_misreadings_named_in_known_md_are_read_right_here():
     equation = parse_latex(r"\delta^{(2)} = \delta^{(3)} W^{(2)T}", matrix_grammar(XOR_SPEC).names, XOR_SPEC)
     assert equation.target == "delta2"
     assert node_source(equation.sides[0]) == "delta3 · W2.T"
+
+
+# --- the NumPy parser's limits hold for LaTeX too ------------------------------------------------
+
+@pytest.mark.parametrize("latex, message", [
+    (r"\delta^{(2)} = " + "(" * 300 + "a^{(2)}" + ")" * 300, "brackets nested over 40 deep at character"),
+    (r"\delta^{(2)} = a^{(2)} / (1 - 1)", "division by zero"),
+    (r"\delta^{(2)} = (a^{(2)})^{999}", "exponents are limited to -100..100"),
+    (r"\delta^{(2)} = " + r"\sigma(" * 25 + "z^{(2)}" + ")" * 25, "the formula nests 25 levels deep; the limit is 20"),
+    ("x" * 2001, "the limit is 2000"),
+])
+def test_latex_past_the_parsers_limits_is_refused(latex, message):
+    from derive.expression_parser import FormulaError
+    with pytest.raises(FormulaError, match=message):
+        verdicts(latex, XOR_SPEC, "delta2")
