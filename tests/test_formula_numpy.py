@@ -100,3 +100,23 @@ def test_an_output_delta_that_does_not_simplify_prints_as_derived():
     verdict = check_formula("(yhat - y) * sigmoid_prime(z3)", "delta3", XOR_SPEC)
     assert verdict.simplified == ""
     assert "derived: delta3 = (a3 - y) * sigmoid_prime(z3)" in verdict.report()
+
+
+# --- the notations of the courses, in NumPy ----------------------------------------------------
+
+
+@pytest.mark.parametrize("text, target, spec", [
+    # Ng's ex4 in NumPy: the bias row dropped after the product, Theta for the weights
+    ("(Theta2.T @ delta3)[1:, :] * sigmoid_prime(z2)", "delta2", NG),
+    ("np.dot(Theta2[:, 1:].T, delta3) * a2 * (1 - a2)", "delta2", NG),
+    # cs231n (row form): dW1 = X.T.dot(dhidden), db1 = np.sum(dhidden, axis=0)
+    ("X.T.dot(delta2)", "dW1", VECTOR_BIAS),
+    ("np.sum(delta3, axis=0, keepdims=True)", "db2", VECTOR_BIAS),
+    ("delta3.dot(W2.T) * (a2 * (1 - a2))", "delta2", VECTOR_BIAS),
+    # Nielsen (column form): np.dot(w.transpose(), delta) * sigmoid_prime(z)
+    ("np.dot(W2.transpose(), delta3) * sigmoid_prime(z2)", "delta2", parse_spec("2-3-1", convention="column")),
+    ("np.dot(delta2, X.transpose())", "W1", parse_spec("2-3-1", convention="column")),
+])
+def test_course_notations_in_numpy_are_correct(text, target, spec):
+    verdict = check_formula(text, target, spec)
+    assert verdict.agree, verdict.report()

@@ -1,6 +1,7 @@
 """verify-formula --latex: gradient notation read by our own grammar, the same checker as NumPy text."""
 
 import pytest
+import sympy
 
 from checks.formula_check import check_formula, matrix_grammar
 from checks.formula_document import check_latex
@@ -161,3 +162,12 @@ def test_latex_past_the_parsers_limits_is_refused(latex, message):
     from derive.expression_parser import FormulaError
     with pytest.raises(FormulaError, match=message):
         verdicts(latex, XOR_SPEC, "delta2")
+
+
+def test_a_sum_after_a_fraction_is_read_whole_not_truncated_to_the_fraction():
+    # SymPy's ANTLR backend reads \frac{1}{m}\sum ... as 1/m alone
+    latex = r"\frac{\partial J}{\partial b^{(1)}} = \frac{1}{m} \sum_{n=0} \delta^{(2)}_{n}"
+    equation = parse_latex(latex, matrix_grammar(CS231N).names, CS231N)
+    assert node_source(equation.sides[0]) == "1 / m · np.sum(delta2, axis=0, keepdims=True)"
+    (verdict,) = verdicts(latex, CS231N)
+    assert verdict.factor == sympy.Rational(1, 4)  # the net sums over examples: a 1/m too many, named
