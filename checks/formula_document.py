@@ -16,7 +16,8 @@ from pathlib import Path
 from checks import formula_program
 from checks.formula_check import FormulaVerdict, check_tree, matrix_grammar, resolve_target
 from derive.expression_parser import FormulaError
-from derive.latex_formula import EntryFormula, GeneralFormula, LatexError, NotADefinition, parse_latex, parse_target
+from derive.latex_formula import (EntryFormula, GeneralFormula, LatexError, NoLayer, NotADefinition, parse_every_layer,
+                                  parse_latex, parse_target)
 from derive.spec import NetworkSpec
 
 # A write-up of a net is tens of KiB (ours: 12-20 KiB of Markdown); 4 MiB is far above any and
@@ -36,31 +37,39 @@ _BLOCKS = {
 }
 
 
-def check_latex(text: str, target: str | None, spec: NetworkSpec) -> tuple[str, tuple[FormulaVerdict, ...]]:
-    """Checks a LaTeX formula for one derived quantity of `spec`.
+def check_latex(text: str, target: str | None, spec: NetworkSpec) -> tuple[tuple[int | None, FormulaVerdict], ...]:
+    r"""Checks a LaTeX formula for one derived quantity of `spec`; a formula for a general layer l
+    is checked at every l of the net where all its names exist.
 
     Args:
-        text: e.g. r"\\delta^{(2)} = \\left(\\delta^{(3)} W^{(2)\\top}\\right) \\odot \\sigma'(z^{(2)})".
+        text: e.g. r"\delta^{(2)} = \left(\delta^{(3)} W^{(2)\top}\right) \odot \sigma'(z^{(2)})".
         target: what it claims to be when it has no left side (as --for); with a left side, None
             or the same quantity.
         spec: the network.
 
     Returns:
-        (the target's name, a verdict per right side).
+        (l, verdict) per right side and layer; l is None for a formula of one layer.
 
     Raises:
         LatexError: LaTeX outside the notation (with its character position).
         ValueError: no target, or a --for that disagrees with the left side.
     """
-    equation = parse_latex(text, matrix_grammar(spec).names, spec)
+    names = matrix_grammar(spec).names
+    try:
+        equations = ((None, parse_latex(text, names, spec)),)
+    except GeneralFormula:
+        equations = parse_every_layer(text, names, spec)
     derivation = formula_program.cached_derivation(spec)
-    if equation.target is None and target is None:
-        raise ValueError("the formula has no left side: say what it is with --for (delta2, W1, ...) or "
-                         "write it as \\delta^{(2)} = ...")
-    name = resolve_target(equation.target or target, derivation)[0]
-    if target is not None and equation.target is not None and resolve_target(target, derivation)[0] != name:
-        raise ValueError(f"--for {target} disagrees with the formula's left side, which defines {name}")
-    return name, tuple(check_tree(side, text, name, spec) for side in equation.sides)
+    checked = []
+    for layer, equation in equations:
+        if equation.target is None and target is None:
+            raise ValueError("the formula has no left side: say what it is with --for (delta2, W1, ...) or "
+                             "write it as \\delta^{(2)} = ...")
+        name = resolve_target(equation.target or target, derivation)[0]
+        if target is not None and equation.target is not None and resolve_target(target, derivation)[0] != name:
+            raise ValueError(f"--for {target} disagrees with the formula's left side, which defines {name}")
+        checked += [(layer, check_tree(side, text, name, spec)) for side in equation.sides]
+    return tuple(checked)
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,8 @@ class DocumentReport:
                   for status in ("correct", "wrong", "unread", "skipped")}
         lines = [str(r) for r in self.results]
         lines.append(f"{self.path}: {counts['correct']} correct, {counts['wrong']} wrong, {counts['unread']} "
-                     f"not read, {counts['skipped']} skipped (an entry, a general layer l or a left side not read)")
+                     f"not read, {counts['skipped']} skipped (an entry, a name without a layer or a left side "
+                     f"not read)")
         lines.append("verdict: " + ("CORRECT" if self.passed else "WRONG"))
         return "\n".join(lines)
 
@@ -202,7 +212,9 @@ def _check_line(displayed: DisplayedLine, left: str, prefix: str, names, spec: N
         parse_target(left, names, spec)
     except NotADefinition:
         return None
-    except (EntryFormula, GeneralFormula) as error:
+    except GeneralFormula:
+        return _check_every_layer(displayed, prefix, names, spec)
+    except (EntryFormula, NoLayer) as error:
         return FormulaResult(line, displayed.text, "skipped", detail=_without_position(str(error)))
     except LatexError as error:  # not known to define anything: shown, not held against the document
         return FormulaResult(line, displayed.text, "skipped", detail=f"left side not read: {error}")
@@ -226,6 +238,28 @@ def _check_line(displayed: DisplayedLine, left: str, prefix: str, names, spec: N
     first = wrong[0].report().splitlines()
     reasons = [l.strip() for l in first if l.startswith(("shape error", "symbolic", "diagnosis", "fix", "  - "))]
     return FormulaResult(line, displayed.text, "wrong", name, "; ".join(reasons) or first[-1])
+
+
+def _check_every_layer(displayed: DisplayedLine, prefix: str, names, spec: NetworkSpec) -> FormulaResult:
+    """A line for a general layer l, checked at every l where its names exist."""
+    line = displayed.line
+    try:
+        equations = parse_every_layer(prefix + displayed.text.replace("&", " "), names, spec)
+    except (EntryFormula, NoLayer, GeneralFormula) as error:
+        return FormulaResult(line, displayed.text, "skipped", detail=_without_position(str(error)))
+    except LatexError as error:
+        return FormulaResult(line, displayed.text, "unread", detail=_on_the_line(error, len(prefix)))
+    derivation = formula_program.cached_derivation(spec)
+    layers = ", ".join(str(layer) for layer, _ in equations)
+    for layer, equation in equations:
+        name = resolve_target(equation.target, derivation)[0]
+        for side in equation.sides:
+            verdict = check_tree(side, displayed.text, name, spec)
+            if not verdict.agree and not _data_term([verdict], name, spec):
+                reasons = [l.strip() for l in verdict.report().splitlines()
+                           if l.startswith(("shape error", "symbolic", "diagnosis", "fix", "  - "))]
+                return FormulaResult(line, displayed.text, "wrong", f"l = {layer}: {name}", "; ".join(reasons))
+    return FormulaResult(line, displayed.text, "correct", "l = " + layers, f"the rule, at every layer l = {layers}")
 
 
 def _data_term(wrong: list[FormulaVerdict], name: str, spec: NetworkSpec) -> str:

@@ -130,9 +130,10 @@ def run_verify_formula(args: argparse.Namespace) -> int:
     if args.latex is not None:
         from checks.formula_document import check_latex
 
-        _, verdicts = check_latex(args.latex, args.target, spec)
-        print("\n\n".join(verdict.report() for verdict in verdicts))
-        return EXIT_OK if all(verdict.agree for verdict in verdicts) else EXIT_FAILED_CHECK
+        verdicts = check_latex(args.latex, args.target, spec)
+        print("\n\n".join(("" if layer is None else f"for l = {layer}:\n") + verdict.report()
+                           for layer, verdict in verdicts))
+        return EXIT_OK if all(verdict.agree for _, verdict in verdicts) else EXIT_FAILED_CHECK
     from checks.formula_check import check_formula
 
     if args.target is None:

@@ -120,6 +120,14 @@ class GeneralFormula(LatexError):
     """A formula for a general layer l (W^{(l)}): a rule, not one formula of this net."""
 
 
+class NoLayer(LatexError):
+    """A name without a layer (W_{ji} in a formula for any sizes): a rule for no particular layer."""
+
+
+class UnknownName(LatexError):
+    """A name the network does not have (W^{(7)} in a 2-3-1 net)."""
+
+
 class NotADefinition(LatexError):
     """A left side that reads, but names neither a delta nor a gradient (z^{(2)}, (A B)^\top)."""
 
@@ -142,13 +150,14 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
-def parse_latex(text: str, names: frozenset[str], spec) -> Equation:
+def parse_latex(text: str, names: frozenset[str], spec, layer: int | None = None) -> Equation:
     """Reads a LaTeX formula for `spec` into formula trees over `names`.
 
     Args:
         text: e.g. r"\\delta^{(2)} = \\left(\\delta^{(3)} W^{(2)\\top}\\right) \\odot \\sigma'(z^{(2)})".
         names: the names a formula may use (checks.formula_check.matrix_grammar(spec).names).
         spec: the network (its convention, bias layout and activations decide \\bar{W}, f and g).
+        layer: the value of a general layer l (l, l+1, l-1), or None to refuse one.
 
     Returns:
         The Equation: the target its left side names, if any, and its right sides.
@@ -170,7 +179,7 @@ def parse_latex(text: str, names: frozenset[str], spec) -> Equation:
         raise FormulaError("the formula is empty")
     _check_nesting(text)
     tree = _parse(text, 0)
-    reader = _Reader(text, names, spec)
+    reader = _Reader(text, names, spec, layer)
     sides = list(tree.children[::2])  # the EQ tokens sit between them
     target = None if len(sides) == 1 else reader.target(sides[0])
     formulas = tuple(reader.formula(side) for side in (sides if len(sides) == 1 else sides[1:]))
@@ -192,7 +201,7 @@ def _check_nesting(text: str) -> None:
             raise LatexError(f"brackets nested over {MAX_BRACKETS} deep at character {position + 1}", position)
 
 
-def parse_target(text: str, names: frozenset[str], spec) -> str:
+def parse_target(text: str, names: frozenset[str], spec, layer: int | None = None) -> str:
     """The quantity a left side alone names: "delta2", "W1", "dJ_da2", "dJ_dyhat".
 
     Raises:
@@ -202,7 +211,25 @@ def parse_target(text: str, names: frozenset[str], spec) -> str:
     tree = _parse(text, 0)
     if len(tree.children) != 1:
         raise LatexError("a left side with '=' in it", 0)
-    return _Reader(text, names, spec).target(tree.children[0])
+    return _Reader(text, names, spec, layer).target(tree.children[0])
+
+
+def parse_every_layer(text: str, names: frozenset[str], spec) -> tuple[tuple[int, Equation], ...]:
+    """A formula for a general layer l, read once for each l of the net where all its names exist.
+
+    Raises:
+        GeneralFormula: no layer of this net has every name it uses; the other LatexErrors as
+            parse_latex.
+    """
+    found = []
+    for layer in range(1, len(spec.sizes) + 1):
+        try:
+            found.append((layer, parse_latex(text, names, spec, layer)))
+        except (UnknownName, NotADefinition):
+            continue  # W^{(l)} with l = L, a^{(l)} with l = 1 as a derivative: l does not apply
+    if not found:
+        raise GeneralFormula(f"no layer l of this {len(spec.sizes)}-layer net has every name the formula uses", 0)
+    return tuple(found)
 
 
 def _parse(text: str, offset: int) -> Tree:
@@ -250,7 +277,8 @@ class _Derivative:
 class _Reader:
     """Turns the Lark tree into FormulaNodes, refusing what no table covers."""
 
-    def __init__(self, text: str, names: frozenset[str], spec):
+    def __init__(self, text: str, names: frozenset[str], spec, layer: int | None = None):
+        self.layer_value = layer  # what a general layer l stands for, when it is given
         self.text = text
         self.names = names
         self.spec = spec
@@ -399,7 +427,8 @@ class _Reader:
             return _Derivative(f"dJ_d{name}", self.start(item))
         if layered:
             return _Derivative(name, self.start(item))
-        raise self.refuse(item, f"a derivative with respect to {name} (accepted: W, b, z, a, \\hat{{y}})")
+        raise self.refuse(item, f"a derivative with respect to {name} (accepted: W, b, z, a, \\hat{{y}})",
+                          NotADefinition)
 
     def read_accent(self, item):
         accent, inner = str(item.children[0])[1:], item.children[1]
@@ -494,7 +523,7 @@ class _Reader:
         body = self.source(script)
         inner = body[1:-1] if body.startswith("{") else body
         tree = _parse(inner, self.start(script) + (1 if body.startswith("{") else 0))
-        reader = _Reader(inner, self.names, self.spec)
+        reader = _Reader(inner, self.names, self.spec, self.layer_value)
         value = reader.derivative_of(tree.children[0])
         if value.target == f"dJ_da{len(self.spec.sizes)}":
             return _Derivative("dJ_dyhat", value.position)
@@ -601,7 +630,7 @@ class _Reader:
 
     def known(self, name: str, item) -> str:
         if name not in self.names:
-            raise self.refuse(item, f"{name}, which this network does not have")
+            raise self.refuse(item, f"{name}, which this network does not have", UnknownName)
         return name
 
     def symbol(self, base, base_text, sups, subs, item, bar: bool = False):
@@ -653,11 +682,8 @@ class _Reader:
                     if base_text == "a" and not indices:
                         raise self.refuse(item, "a without a layer (write a^{(l)})")
                     raise self.refuse(item, f"{base_text} without a layer number (a formula for any layer)",
-                                      GeneralFormula)
-                if not re.fullmatch(r"[0-9]+", layer.strip()):
-                    raise self.refuse(item, f"the general layer {layer} (this checks one net's formulas; "
-                                            f"write the layer's number)", GeneralFormula)
-                number = int(layer) - (1 if nielsen else 0)
+                                      NoLayer)
+                number = self.layer_number(layer.replace(" ", ""), item) - (1 if nielsen else 0)
                 name = "X" if what == "a" and number == 1 else f"{what}{number}"
         node = FormulaNode("name", self.known(name, item), text=name)
         if bar:
@@ -667,6 +693,19 @@ class _Reader:
         if transposed:
             node = self.node("operator", "transpose", (node,), item)
         return node
+
+    def layer_number(self, layer: str, item) -> int:
+        """2 for "2"; the output layer for "L"; l + k for "l+k" when l is given, else GeneralFormula."""
+        if re.fullmatch(r"[0-9]+", layer):
+            return int(layer)
+        if layer == "L":
+            return len(self.spec.sizes)
+        general = re.fullmatch(r"([a-z])([+-][0-9]+)?", layer)
+        if general is None:
+            raise self.refuse(item, f"the layer {layer} (accepted: a number, L, or l, l+1, l-1)")
+        if self.layer_value is None:
+            raise self.refuse(item, f"the general layer {layer}", GeneralFormula)
+        return self.layer_value + int(general.group(2) or 0)
 
     def without_bias(self, node: FormulaNode, item) -> FormulaNode:
         if self.spec.bias != "unit" or not node.head.startswith("W"):

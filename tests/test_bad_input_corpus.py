@@ -76,7 +76,7 @@ CLI_CASES = [
      "the symbol \\oslash at character 41"),
     (["verify-formula", "--latex", r"\delta^{(2)} = \left(a^{(2)}"], "at character 29 (the end of the formula"),
     (["verify-formula", "--latex", r"X^\top \delta^{(2)}"], "the formula has no left side: say what it is with --for"),
-    (["verify-formula", "--latex", r"\delta^{(l)} = \delta^{(l+1)}"], "the general layer l"),
+    (["verify-formula", "--latex", r"\delta^{(l)} = \delta^{(l+5)}"], "no layer l of this 3-layer net"),
     (["verify-formula", "--file", "afile"], "--file reads Markdown (.md) or LaTeX (.tex)"),
     (["verify-formula", "--file", "absent.md"], "no such file: absent.md"),
     (["verify-formula", "X.T @ delta2", "--file", "absent.md"], "give one of FORMULA, --latex LATEX and --file"),

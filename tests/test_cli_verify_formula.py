@@ -121,3 +121,16 @@ def test_bad_documents_exit_2_with_one_line(tmp_path, capsys, content, suffix, m
     code, out, err = run(capsys, "verify-formula", "--file", str(path))
     assert code == 2 and out == ""
     assert message in one_line_error(err)
+
+
+def test_a_rule_for_layer_l_in_a_write_up_is_checked_at_every_layer_and_a_planted_error_named(tmp_path):
+    name, spec = next((n, s) for n, s in GOLDEN if n.startswith("deep"))
+    source = ROOT / "output" / name / "derivation.md"
+    text = source.read_text()
+    rule = r"\frac{\partial J}{\partial W^{(l)}} &= a^{(l)\top} \delta^{(l+1)}"
+    number = text.splitlines().index(rule) + 1
+    right = check_document(text, ".md", spec)
+    assert f"line {number}: l = 1, 2, 3, 4 CORRECT" in right.report()
+    wrong = check_document(text.replace(rule, r"\frac{\partial J}{\partial W^{(l)}} &= a^{(l)} \delta^{(l+1)}"), ".md", spec)
+    assert f"line {number}: l = 1: W1 WRONG" in wrong.report()
+    assert not wrong.passed

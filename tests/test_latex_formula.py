@@ -16,7 +16,7 @@ SQUARE = parse_spec("3-3-3", m=3)
 
 
 def verdicts(latex, spec, target=None):
-    return check_latex(latex, target, spec)[1]
+    return tuple(verdict for _, verdict in check_latex(latex, target, spec))
 
 
 # --- each notation, read and found equal to the derivation -------------------------------------
@@ -132,9 +132,26 @@ def test_the_position_points_at_the_character_refused():
     assert latex[caught.value.position:].startswith(r"\oslash")
 
 
-def test_a_general_layer_is_a_rule_not_one_formula():
+def test_a_rule_for_layer_l_is_checked_at_every_layer_it_applies_to():
+    found = check_latex(r"\delta^{(l)} = \left(\delta^{(l+1)} W^{(l)\top}\right) \odot \sigma'(z^{(l)})", None,
+                        parse_spec("2-3-3-3-1"))
+    assert [(layer, verdict.target, verdict.agree) for layer, verdict in found] == [
+        (2, "delta2", True), (3, "delta3", True), (4, "delta4", True)]
+
+
+def test_a_wrong_rule_for_layer_l_is_wrong_at_every_layer():
+    found = check_latex(r"\frac{\partial J}{\partial W^{(l)}} = \delta^{(l+1)} a^{(l)\top}", None, XOR_SPEC)
+    assert [layer for layer, _ in found] == [1, 2]
+    assert not any(verdict.agree for _, verdict in found)
+
+
+def test_the_output_layer_l_is_read_as_the_last():
+    assert verdicts(r"\delta^{(L)} = (a^{(L)} - y) \odot \sigma'(z^{(L)})", XOR_SPEC)[0].target == "delta3"
+
+
+def test_a_rule_whose_names_no_layer_has_is_refused():
     with pytest.raises(GeneralFormula):
-        verdicts(r"\delta^{(l)} = \left(\delta^{(l+1)} W^{(l)\top}\right) \odot \sigma'(z^{(l)})", XOR_SPEC)
+        verdicts(r"\delta^{(l)} = \delta^{(l+5)}", XOR_SPEC)
 
 
 def test_a_left_side_naming_one_entry_is_an_entry_formula():
