@@ -31,7 +31,8 @@ from derive import modular
 from derive.activations import ACTIVATION_TABLE, activation as activation_entry, opaque_pair
 from derive.costs import L2_STRENGTH
 from derive.derivation import Derivation, compared_positions
-from derive.expression_parser import FormulaError, parse_formula
+from derive.expression_parser import (BuildError, FormulaError, FormulaNode, Grammar, node_source,
+                                     parse_tree, to_sympy)
 from derive.matrix_ops import EntrywiseMap, apply_entrywise, entry_of, is_zero
 from derive.network import SymbolicNetwork
 from derive.proof_randomized import random_point
@@ -48,7 +49,11 @@ _TARGET_ALIAS = re.compile(r"^(?:d|dJ_?d|grad_?)([Wb]\d+)$")
 
 
 class ShapeMismatch(ValueError):
-    """Two operands whose shapes do not fit the operator."""
+    """Two operands whose shapes do not fit the operator: a wrong formula (exit 1), not bad input."""
+
+
+class BadArguments(FormulaError):
+    """A call whose arguments are not what it takes (ones(0, 2)): bad input (exit 2)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,12 +144,114 @@ def _matmul(a, b):
 
 
 def _transpose(a):
+    if isinstance(a, _Filler):
+        return _Filler(a.value, not a.transposed)
     if not _is_matrix(a):
         raise ShapeMismatch(".T needs a matrix")
     return sp.Transpose(a)
 
 
+@dataclass(frozen=True)
+class _Filler:
+    r"""LaTeX's \mathbf{1} or \mathbf{0}: a column of ones or zeros (a row, transposed) whose
+    length is taken from the matrix it meets."""
+
+    value: int
+    transposed: bool = False
+
+    def matrix(self, length: int):
+        shape = (1, length) if self.transposed else (length, 1)
+        return sp.OneMatrix(*shape) if self.value else sp.ZeroMatrix(*shape)
+
+
+class AmbiguousProduct(FormulaError):
+    r"""A product written by juxtaposition or \cdot that both readings fit: the user must say which."""
+
+
+def _product(a, b):
+    r"""A product written by juxtaposition or \cdot: scaling for a number; for two matrices the
+    matrix product when only it fits, the entrywise product when only it fits."""
+    if isinstance(a, _Filler) and a.transposed and _is_matrix(b):
+        return sp.MatMul(a.matrix(b.shape[0]), b)  # 1^T delta: the sum over the rows
+    if isinstance(b, _Filler) and not b.transposed and _is_matrix(a):
+        return sp.MatMul(a, b.matrix(a.shape[1]))  # delta 1: the sum over the columns
+    if isinstance(a, _Filler) or isinstance(b, _Filler):
+        raise ShapeMismatch("a column of ones or zeros whose length nothing fixes")
+    if not (_is_matrix(a) and _is_matrix(b)):
+        return _multiply(a, b)
+    matrix_product = a.shape[1] == b.shape[0]
+    entrywise = tuple(a.shape) == tuple(b.shape)
+    if matrix_product and entrywise:
+        raise AmbiguousProduct(f"the product of two {_shape(a)} matrices written side by side (or with \\cdot) "
+                               f"reads both as a matrix product and entry by entry; write \\odot for the "
+                               f"entrywise product, or the formula in NumPy with @")
+    if matrix_product:
+        return sp.MatMul(a, b)
+    if entrywise:
+        return sp.HadamardProduct(a, b)
+    raise ShapeMismatch(f"shape error: {_shape(a)} and {_shape(b)} multiply neither as matrices nor entry by entry")
+
+
+def _sum(a, axis: str):
+    """np.sum: over every entry (1 x 1), over axis 0 (a row), over axis 1 (a column, or with
+    keepdims=False the 1-D row sums, which NumPy broadcasts as a row)."""
+    if not _is_matrix(a):
+        raise ShapeMismatch("np.sum needs a matrix")
+    rows, columns = a.shape
+    summed = {"all": lambda: sp.MatMul(sp.OneMatrix(1, rows), a, sp.OneMatrix(columns, 1)),
+              "axis0": lambda: sp.MatMul(sp.OneMatrix(1, rows), a),
+              "axis1": lambda: sp.MatMul(a, sp.OneMatrix(columns, 1)),
+              "axis1_flat": lambda: sp.Transpose(sp.MatMul(a, sp.OneMatrix(columns, 1)))}
+    return summed[axis]()
+
+
+def _stack(*parts, axis: int):
+    """np.hstack (axis 1) or np.vstack (axis 0) of matrices."""
+    sized = [p for p in parts if _is_matrix(p)]
+    if sized and len(sized) < len(parts):  # [1, a^T] in Ng's layout: the ones take the others' length
+        length = sized[0].shape[1 - axis]
+        parts = tuple(p.matrix(length) if isinstance(p, _Filler) else p for p in parts)
+    if not all(_is_matrix(p) for p in parts):
+        raise ShapeMismatch("hstack and vstack take matrices")
+    sizes = {p.shape[1 - axis] for p in parts}
+    if len(sizes) > 1:
+        shapes = ", ".join(_shape(p) for p in parts)
+        raise ShapeMismatch(f"shape error: {'hstack' if axis else 'vstack'} of {shapes}: the "
+                            f"{'rows' if axis else 'columns'} differ")
+    if len(parts) == 1:
+        return parts[0]
+    return sp.BlockMatrix([list(parts)] if axis else [[p] for p in parts])
+
+
+def _slice(a, row_start, row_stop, column_start, column_stop):
+    """a[r0:r1, c0:c1] with Python's bounds (None: the end, a negative bound counts from it)."""
+    if not _is_matrix(a):
+        raise ShapeMismatch("a slice needs a matrix")
+    bounds = []
+    for size, start, stop in ((a.shape[0], row_start, row_stop), (a.shape[1], column_start, column_stop)):
+        first, last, _ = slice(None if start is None else int(start),
+                               None if stop is None else int(stop)).indices(int(size))
+        if last <= first:
+            raise ShapeMismatch(f"the slice leaves no {'rows' if size is a.shape[0] else 'columns'} of a "
+                                f"{_shape(a)} matrix")
+        bounds.append((first, last))
+    (r0, r1), (c0, c1) = bounds
+    if (r0, r1, c0, c1) == (0, a.shape[0], 0, a.shape[1]):
+        return a
+    return sp.MatrixSlice(a, (r0, r1, 1), (c0, c1, 1))
+
+
 OPERATORS = {
+    "product": _product,
+    "ones_block": lambda: _Filler(1),
+    "zeros_block": lambda: _Filler(0),
+    "sum_all": lambda a: _sum(a, "all"),
+    "sum_axis0": lambda a: _sum(a, "axis0"),
+    "sum_axis1": lambda a: _sum(a, "axis1"),
+    "sum_axis1_flat": lambda a: _sum(a, "axis1_flat"),
+    "hstack": lambda *parts: _stack(*parts, axis=1),
+    "vstack": lambda *parts: _stack(*parts, axis=0),
+    "slice": _slice,
     "add": lambda a, b: _add(a, b, "+"),
     "sub": lambda a, b: _add(a, b, "-"),
     "mul": _multiply,
@@ -159,15 +266,21 @@ OPERATORS = {
 def _applied(function: type[sp.Function]):
     def apply(matrix):
         if not _is_matrix(matrix):
-            raise ShapeMismatch(f"{function.__name__} takes a matrix, not a number")
+            raise BadArguments(f"{function.__name__} takes a matrix, not a number")
         return apply_entrywise(function, matrix)
     return apply
 
 
 def _ones(rows, columns):
     if not (rows.is_Integer and columns.is_Integer and rows >= 1 and columns >= 1):
-        raise ShapeMismatch("ones(rows, columns) takes two positive whole numbers")
+        raise BadArguments("ones(rows, columns) takes two positive whole numbers")
     return sp.OneMatrix(int(rows), int(columns))
+
+
+def _zeros(rows, columns):
+    if not (rows.is_Integer and columns.is_Integer and rows >= 1 and columns >= 1):
+        raise BadArguments("zeros(rows, columns) takes two positive whole numbers")
+    return sp.ZeroMatrix(int(rows), int(columns))
 
 
 def _functions() -> dict:
@@ -178,6 +291,10 @@ def _functions() -> dict:
         function, prime = opaque_pair(name)
         functions[name], functions[f"{name}_prime"] = _applied(function), _applied(prime)
     functions["ones"] = _ones
+    functions["zeros"] = _zeros
+    # np.exp and np.log act entry by entry
+    functions["exp"] = lambda matrix: _entrywise(sp.exp, matrix) if _is_matrix(matrix) else sp.exp(matrix)
+    functions["log"] = lambda matrix: _entrywise(sp.log, matrix) if _is_matrix(matrix) else sp.log(matrix)
     return functions
 
 
@@ -192,10 +309,37 @@ def formula_names(network: SymbolicNetwork) -> dict[str, sp.Basic]:
                                   "l2": L2_STRENGTH, "lam": L2_STRENGTH}
     for quantity in network.parameters():
         names[quantity.name] = quantity.symbol
+        if quantity.kind == "weight":  # Ng's course calls the weights Theta1, Theta2, ...
+            names["Theta" + quantity.name[1:]] = quantity.symbol
     for layer in range(2, network.output_layer + 1):
         for quantity in (network.pre_activation(layer), network.activation(layer), network.delta(layer)):
             names[quantity.name] = quantity.symbol
     return names
+
+
+def matrix_grammar(spec: NetworkSpec) -> Grammar:
+    """What a formula for `spec` may contain: its names, FUNCTIONS, @, .T and NumPy's spellings."""
+    network = formula_program.formula_set(spec).network
+    return Grammar(frozenset(formula_names(network)), FUNCTIONS, matmul=True, transpose=True, numpy=True)
+
+
+def parse_matrix_tree(text: str, spec: NetworkSpec) -> FormulaNode:
+    """The formula's tree, checked against matrix_grammar(spec); nothing is built or run."""
+    return parse_tree(text, matrix_grammar(spec))
+
+
+def build_matrix_formula(tree: FormulaNode, spec: NetworkSpec) -> sp.MatrixExpr:
+    """The tree as a SymPy matrix expression over the network's named matrices.
+
+    Raises:
+        BuildError: shapes that do not fit (its reason a ShapeMismatch; the message gives them).
+        FormulaError: a number where a matrix is meant.
+    """
+    network = formula_program.formula_set(spec).network
+    value = to_sympy(tree, formula_names(network), FUNCTIONS, OPERATORS)
+    if not _is_matrix(value):
+        raise FormulaError(f"the formula {node_source(tree)!r} is a number, not a matrix")
+    return value
 
 
 def parse_matrix_formula(text: str, spec: NetworkSpec) -> sp.MatrixExpr:
@@ -205,12 +349,40 @@ def parse_matrix_formula(text: str, spec: NetworkSpec) -> sp.MatrixExpr:
         FormulaError: anything outside the grammar, or shapes that do not fit (the message
             gives the shapes).
     """
-    network = formula_program.formula_set(spec).network
-    value = parse_formula(text, names=formula_names(network), functions=FUNCTIONS, operators=OPERATORS,
-                          allow_matmul=True, allow_transpose=True)
-    if not _is_matrix(value):
-        raise FormulaError(f"the formula {text!r} is a number, not a matrix")
-    return value
+    return build_matrix_formula(parse_matrix_tree(text, spec), spec)
+
+
+def _transpose_toggles(node: FormulaNode):
+    """(name, added, tree) for each single name whose transpose is added (W2 -> W2.T) or dropped."""
+    if node.kind == "name":
+        yield node.head, True, FormulaNode("operator", "transpose", (node,), text=f"{node.head}.T")
+        return
+    if node.kind == "operator" and node.head == "transpose" and node.args[0].kind == "name":
+        yield node.args[0].head, False, node.args[0]
+        return
+    for index, arg in enumerate(node.args):
+        for name, added, changed in _transpose_toggles(arg):
+            yield name, added, dataclasses.replace(node, args=node.args[:index] + (changed,) + node.args[index + 1:])
+
+
+def transpose_fixes(tree: FormulaNode, spec: NetworkSpec, shape: tuple[int, int]) -> list[tuple[str, FormulaNode]]:
+    """The single transposes added or dropped that make the formula build with `shape`, each
+    with the sentence naming it ("W2 (3x1) needs its transpose here")."""
+    names = formula_names(formula_program.formula_set(spec).network)
+    fixes = []
+    for name, added, changed in _transpose_toggles(tree):
+        if not _is_matrix(names[name]):
+            continue
+        try:
+            value = build_matrix_formula(changed, spec)
+        except FormulaError:
+            continue
+        if tuple(value.shape) == tuple(shape):
+            rows, columns = names[name].shape
+            fixes.append((f"{name} ({rows}x{columns}) needs its transpose here" if added else
+                          f"{name}.T ({columns}x{rows}) needs no transpose here: {name} is {rows}x{columns}",
+                          changed))
+    return fixes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,6 +606,9 @@ class FormulaVerdict:
     modular: bool | None
     explanations: tuple[mistakes.Mistake, ...]
     factor: sp.Rational | None = None  # the formula is exactly this times the derived one
+    fixes: tuple[str, ...] = ()  # for shapes that do not fit: the transposes that make them fit
+    tree: FormulaNode | None = None  # the formula as parsed
+    simplified: str = ""  # the derived formula simplified (a3 - y for sigmoid with cross-entropy)
 
     @property
     def agree(self) -> bool:
@@ -444,11 +619,20 @@ class FormulaVerdict:
 
     def report(self) -> str:
         shape = lambda e: f"{e.shape[0]} x {e.shape[1]}"
-        lines = [f"formula: {self.text.strip()}  ({shape(self.formula)})",
-                 f"read as: {formula_program.formula_text(self.formula)}",
-                 f"derived: {self.target} = {formula_program.formula_text(self.derived)}  ({shape(self.derived)})"]
+        if self.formula is None:
+            lines = [f"formula: {self.text.strip()}  (its shapes do not fit)"]
+        else:
+            lines = [f"formula: {self.text.strip()}  ({shape(self.formula)})",
+                     f"read as: {formula_program.formula_text(self.formula)}"]
+        lines += [
+                  f"derived: {self.target} = {self.simplified or formula_program.formula_text(self.derived)}  "
+                  f"({shape(self.derived)})"]
+        if self.simplified:
+            lines.append(f"         = {formula_program.formula_text(self.derived)}  (as derived, before "
+                         f"writing f' in terms of the output)")
         if self.shape_error:
             lines.append(self.shape_error)
+            lines += [f"fix: {fix}" for fix in self.fixes]
         else:
             s = self.symbolic
             part = f"{s.compared} of {s.total}" if s.compared < s.total else f"all {s.total}"
@@ -501,9 +685,87 @@ def check_formula(text: str, target: str, spec: NetworkSpec) -> FormulaVerdict:
     >>> check_formula("delta3 @ W2.T * sigmoid_prime(z2)", "delta2", XOR_SPEC).agree
     True
     """
+    return check_tree(parse_matrix_tree(text, spec), text, target, spec)
+
+
+def check_tree(tree: FormulaNode, text: str, target: str, spec: NetworkSpec,
+               derived_step: str | None = None) -> FormulaVerdict:
+    """check_formula for a formula already parsed (from NumPy text or from LaTeX).
+
+    Args:
+        tree: the formula, over matrix_grammar(spec)'s names and operators.
+        text: how the user wrote it, for the report.
+        target: what it claims to be.
+        spec: the network.
+        derived_step: compare with this step of the derivation instead (dJ_dW1, the weight
+            gradient without its L2 term).
+    """
     derivation = formula_program.cached_derivation(spec)
-    name, derived = resolve_target(target, derivation)
-    formula = parse_matrix_formula(text, spec)
+    if derived_step is None:
+        name, derived = resolve_target(target, derivation)
+    else:
+        name, derived = derived_step, {s.name: s.formula for s in derivation.steps}[derived_step]
+    verdict = _check_built(tree, text, name, derived, spec, derivation)
+    return dataclasses.replace(verdict, tree=tree, simplified=simplified_formula(name, derived, derivation))
+
+
+_WHOLE = re.compile(r"^([A-Za-z]+\d*)_0_0$")
+
+
+@lru_cache(maxsize=64)
+def _simplified(name: str, spec: NetworkSpec) -> str:
+    derivation = formula_program.cached_derivation(spec)
+    derived = resolve_target(name, derivation)[1]
+    if not isinstance(derived, sp.HadamardProduct):
+        return ""
+    entry = sp.factor(sp.cancel(_Expander(derivation).expand(entry_of(derived, 0, 0), False)))
+    for call in entry.atoms(sp.Function):  # f(z_l) is a_l, where f is layer l's activation
+        layer = re.match(r"^z(\d+)_0_0$", str(call.args[0])) if len(call.args) == 1 else None
+        if layer is None or spec.activation(int(layer.group(1))) != type(call).__name__:
+            return ""
+        entry = entry.xreplace({call: sp.Symbol(f"a{layer.group(1)}_0_0")})
+    entry = sp.factor(entry)
+    renamed = {}
+    for symbol in entry.free_symbols:
+        whole = _WHOLE.match(symbol.name)
+        if whole is None and symbol.name != "l2":
+            return ""
+        if whole is not None:
+            renamed[symbol] = sp.Symbol(whole.group(1))
+    entry = entry.xreplace(renamed)
+    # shown only when f' cancels into something linear, as sigma' does against cross-entropy's
+    # 1/(a (1 - a)); a product such as a3 (1 - a3) (a3 - y) is no simpler than f' written out
+    if not entry.is_polynomial(*entry.free_symbols) or sp.Poly(entry, *entry.free_symbols).total_degree() > 1:
+        return ""
+    # SymPy distributes a number over a sum ((a3 - y)/4 prints a3/4 - y/4): keep the factor apart
+    factor, rest = entry.as_content_primitive()
+    text = formula_program.scalar_text(rest)
+    if factor != 1:
+        text = f"({text})/{factor.q}" if factor.p == 1 else f"{factor}*({text})"
+    if len(text) >= len(formula_program.formula_text(derived)):
+        return ""
+    try:  # the simplified form is shown only when the checker itself finds it equal, every entry
+        verdict = _check_built(parse_matrix_tree(text, spec), text, name, derived, spec, derivation)
+    except FormulaError:
+        return ""
+    return text if verdict.agree else ""
+
+
+def simplified_formula(name: str, derived, derivation: Derivation) -> str:
+    """The derived formula in a shorter form, checked equal to it: with f' written in terms of the
+    output, sigmoid with cross-entropy gives delta3 = a3 - y (or (a3 - y)/m when averaged)."""
+    if not isinstance(derived, sp.HadamardProduct):
+        return ""
+    return _simplified(name, derivation.spec)
+
+
+def _check_built(tree, text, name, derived, spec, derivation) -> FormulaVerdict:
+    try:
+        formula = build_matrix_formula(tree, spec)
+    except BuildError as error:
+        if not isinstance(error.reason, ShapeMismatch):
+            raise
+        return _unbuildable(tree, text, name, derived, spec, error)
     if tuple(formula.shape) != tuple(derived.shape):
         convention = "m x n" if spec.convention == "row" else "n x m"
         hint = " (the transpose of what it should be)" if tuple(formula.shape) == tuple(derived.shape)[::-1] else ""
@@ -521,6 +783,20 @@ def check_formula(text: str, target: str, spec: NetworkSpec) -> FormulaVerdict:
     explanations = _matching_mistakes(formula, name, derivation)
     factor = None if explanations else _constant_factor(formula, derived, derivation)
     return dataclasses.replace(verdict, explanations=explanations, factor=factor)
+
+
+def _unbuildable(tree: FormulaNode, text: str, name: str, derived, spec: NetworkSpec,
+                 error: BuildError) -> FormulaVerdict:
+    """The verdict on a formula whose shapes do not fit: WRONG, with the transposes that fix it."""
+    fixes = []
+    derivation = formula_program.cached_derivation(spec)
+    for sentence, changed in transpose_fixes(tree, spec, tuple(derived.shape)):
+        fixed = _check_built(changed, node_source(changed), name, derived, spec, derivation)
+        outcome = "with it the formula is correct" if fixed.agree else "with it the formula still differs"
+        fixes.append(f"{sentence}: {node_source(changed)} ({outcome})")
+    fixes.sort(key=lambda fix: not fix.endswith("is correct)"))
+    message = str(error).replace("cannot build", "shape error in", 1).replace(": shape error:", ":", 1)
+    return FormulaVerdict(text, name, None, derived, spec, message, None, None, (), fixes=tuple(fixes))
 
 
 def _constant_factor(formula, derived, derivation: Derivation) -> sp.Rational | None:

@@ -49,16 +49,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.set_defaults(handler=run_verify)
 
     formula = subparsers.add_parser(
-        "verify-formula", help="check a NumPy-like formula for one delta or gradient",
+        "verify-formula", help="check a NumPy-like or LaTeX formula, or a write-up's formulas, for a delta or gradient",
         description="Parses FORMULA safely (Python's ast with a whitelist; nothing is run) over the "
-                    "network's names: X, y, yhat, W1, b1, z2, a2, delta2, ..., m, l2; functions "
-                    "sigmoid, tanh, relu, identity, f and their _prime, ones(rows, columns); @ is the "
-                    "matrix product, * / + - ** act entry by entry. Compares it entry by entry with "
-                    "the derived formula (symbolically, for every f) and exactly modulo a prime at "
-                    "random points. Exit 0: equal; 1: different (a wrong shape included); 2: bad input.")
-    formula.add_argument("formula", help='e.g. "delta3 @ W2.T * sigmoid_prime(z2)"')
-    formula.add_argument("--for", dest="target", required=True, metavar="QUANTITY",
-                         help="what the formula claims to be: delta2, W1 (or dJ_dW1), b1, dJ_dyhat, ...")
+                    "network's names: X, y, yhat, W1 (or Theta1), b1, z2, a2, delta2, ..., m, l2; functions "
+                    "sigmoid, tanh, relu, identity, f and their _prime, exp, log, ones(rows, columns); @ is the "
+                    "matrix product, * / + - ** act entry by entry; NumPy's np.dot, a.dot(b), .transpose(), "
+                    "np.multiply, np.sum(..., axis=0, keepdims=True), W2[:, 1:] and hstack([a, b]) are read as "
+                    "the operators they name. --latex reads LaTeX instead (\\delta^{(2)}, W^{(2)\\top}, \\odot, "
+                    "\\sigma'(z^{(2)}), \\frac{\\partial J}{\\partial W^{(1)}}, ...; see the README), refusing "
+                    "what it cannot read with the character position; --file checks every displayed formula of a "
+                    "Markdown or LaTeX write-up that defines a delta or a gradient, with its line number. "
+                    "Compares each entry by entry with the derived formula (symbolically, for every f) and "
+                    "exactly modulo a prime at random points. Exit 0: equal; 1: different (a wrong shape, "
+                    "shapes that do not fit, or a formula of the file not read, included); 2: bad input.")
+    formula.add_argument("formula", nargs="?", help='e.g. "delta3 @ W2.T * sigmoid_prime(z2)"')
+    formula.add_argument("--latex", metavar="LATEX",
+                         help=r"a LaTeX formula, e.g. \delta^{(2)} = \left(\delta^{(3)} W^{(2)\top}\right) "
+                              r"\odot \sigma'(z^{(2)}); its left side says what it is (or --for)")
+    formula.add_argument("--file", metavar="DOCUMENT",
+                         help="a Markdown (.md) or LaTeX (.tex) write-up: every displayed formula defining a "
+                              "delta or a gradient is checked against the derivation of the spec given")
+    formula.add_argument("--for", dest="target", metavar="QUANTITY",
+                         help="what the formula claims to be: delta2, W1 (or dJ_dW1), b1, dJ_dyhat, ... "
+                              "(needed for FORMULA; for --latex when it has no left side)")
     add_spec_options(formula)
     formula.set_defaults(handler=run_verify_formula)
 
@@ -90,14 +103,42 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_verify_formula(args: argparse.Namespace) -> int:
-    """Runs `backprop verify-formula`: 0 when the formula equals the derived one, 1 when not.
+    """Runs `backprop verify-formula`: 0 when the formula (every one, for --file) equals the derived
+    one, 1 when not.
 
     Raises:
-        ValueError: a bad spec or quantity; FormulaError for a formula outside the grammar.
+        ValueError: a bad spec, quantity or document; not exactly one of FORMULA, --latex and
+            --file; FormulaError for a formula outside the grammar (LatexError with its position).
     """
+    given = [name for name, value in (("FORMULA", args.formula), ("--latex", args.latex), ("--file", args.file))
+             if value is not None]
+    if len(given) != 1:
+        raise ValueError("give one of FORMULA, --latex LATEX and --file DOCUMENT" +
+                         (f" (got {' and '.join(given)})" if given else ""))
+    spec = spec_from_args(args)
+    if args.file is not None:
+        from checks.formula_document import check_document, read_document
+
+        if args.target is not None:
+            raise ValueError("--for does not apply to --file: each formula's left side says what it is")
+        path = Path(args.file)
+        report = check_document(read_document(path), path.suffix, spec, str(path))
+        if not report.results:
+            raise ValueError(f"{path}: no displayed formula defines a delta or a gradient")
+        print(report.report())
+        return EXIT_OK if report.passed else EXIT_FAILED_CHECK
+    if args.latex is not None:
+        from checks.formula_document import check_latex
+
+        verdicts = check_latex(args.latex, args.target, spec)
+        print("\n\n".join(("" if layer is None else f"for l = {layer}:\n") + verdict.report()
+                           for layer, verdict in verdicts))
+        return EXIT_OK if all(verdict.agree for _, verdict in verdicts) else EXIT_FAILED_CHECK
     from checks.formula_check import check_formula
 
-    verdict = check_formula(args.formula, args.target, spec_from_args(args))
+    if args.target is None:
+        raise ValueError("--for QUANTITY is needed with a NumPy formula (delta2, W1, b1, dJ_dyhat, ...)")
+    verdict = check_formula(args.formula, args.target, spec)
     print(verdict.report())
     return EXIT_OK if verdict.agree else EXIT_FAILED_CHECK
 

@@ -42,6 +42,15 @@ class FormulaError(ValueError):
     """A formula the parser refuses; the message says what was wrong and what is accepted."""
 
 
+class BuildError(FormulaError):
+    """A constructor refused its operands (e.g. shapes that do not fit); `node` is where."""
+
+    def __init__(self, message: str, node: "FormulaNode", reason: Exception):
+        super().__init__(message)
+        self.node = node
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class FormulaNode:
     """One node of a parsed formula, as written.
@@ -131,6 +140,31 @@ _REFUSED = {
 }
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
+# NumPy's spellings, each read as the operator or function it names (Grammar.numpy).
+# np.NAME(args) -> (node kind, head, number of arguments)
+NUMPY_CALLS: Mapping[str, tuple[str, str, int]] = MappingProxyType({
+    "dot": ("operator", "matmul", 2), "matmul": ("operator", "matmul", 2),
+    "multiply": ("operator", "mul", 2), "divide": ("operator", "div", 2),
+    "true_divide": ("operator", "div", 2), "add": ("operator", "add", 2),
+    "subtract": ("operator", "sub", 2), "power": ("operator", "pow", 2),
+    "negative": ("operator", "neg", 1), "transpose": ("operator", "transpose", 1),
+    "exp": ("call", "exp", 1), "log": ("call", "log", 1), "tanh": ("call", "tanh", 1),
+})
+# a.NAME(args) -> (head, number of arguments besides a)
+NUMPY_METHODS: Mapping[str, tuple[str, int]] = MappingProxyType({
+    "dot": ("matmul", 1), "transpose": ("transpose", 0),
+})
+_NUMPY_MODULES = frozenset({"np", "numpy"})
+# np.sum's axis and keepdims -> the operator: a sum over axis 0 gives one row, with keepdims or
+# without (a 1-D result broadcasts as a row); over axis 1 a column with keepdims, and without it
+# a 1-D array of the row sums, which NumPy then broadcasts as a row, as it would here.
+SUM_HEADS: Mapping[tuple[int | None, bool], str] = MappingProxyType({
+    (None, False): "sum_all", (None, True): "sum_all",
+    (0, False): "sum_axis0", (0, True): "sum_axis0", (-2, False): "sum_axis0", (-2, True): "sum_axis0",
+    (1, True): "sum_axis1", (-1, True): "sum_axis1", (1, False): "sum_axis1_flat",
+    (-1, False): "sum_axis1_flat",
+})
+
 
 @dataclass(frozen=True)
 class Grammar:
@@ -146,6 +180,8 @@ class Grammar:
         max_length: the longest text accepted, in characters.
         max_nodes: the most syntax-tree nodes accepted.
         max_depth: the deepest nesting accepted (see MAX_DEPTH).
+        numpy: whether NumPy's spellings are accepted too (NUMPY_CALLS, NUMPY_METHODS, slices
+            `W2[:, 1:]` and `hstack([a, b])`), each read as the operator it names.
     """
 
     names: frozenset[str] | None = None
@@ -156,13 +192,17 @@ class Grammar:
     max_length: int = MAX_LENGTH
     max_nodes: int = MAX_NODES
     max_depth: int = MAX_DEPTH
+    numpy: bool = False
 
     def accepted(self) -> str:
         """One line saying what this grammar accepts, for error messages."""
         operators = "+ - * / **" + (" @" if self.matmul else "") + (" .T" if self.transpose else "")
         names = "any name" if self.names is None else "names " + ", ".join(sorted(self.names))
+        numpy = ("; NumPy's np.dot, np.matmul, np.multiply, np.divide, np.add, np.subtract, "
+                 "np.transpose, np.sum(..., axis=, keepdims=), np.exp, np.log, np.tanh, np.ones, "
+                 "hstack/vstack, .dot(), .transpose(), .sum(), slices W[:, 1:]") if self.numpy else ""
         return (f"accepted: numbers, {names}, {operators}, unary -, parentheses and calls to "
-                f"{', '.join(self.functions)}")
+                f"{', '.join(self.functions)}{numpy}")
 
 
 def parse_tree(text: str, grammar: Grammar = Grammar()) -> FormulaNode:
@@ -208,6 +248,77 @@ def parse_tree(text: str, grammar: Grammar = Grammar()) -> FormulaNode:
     return node
 
 
+# How tightly each operator binds when a tree is printed back as NumPy text (node_source).
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "product": 2, "neg": 3, "pow": 4}
+# "product" is LaTeX's juxtaposition, resolved by shapes when built: printed as a space
+_SIGNS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**", "product": "·"}
+_SUM_TEXT = {"sum_all": "", "sum_axis0": ", axis=0, keepdims=True", "sum_axis1": ", axis=1, keepdims=True",
+             "sum_axis1_flat": ", axis=1"}
+
+
+def node_source(node: FormulaNode) -> str:
+    """A tree printed as NumPy text that parse_tree reads back as the same tree.
+
+    >>> node_source(parse_tree("a @ (b.T * c)", Grammar(matmul=True, transpose=True)))
+    'a @ (b.T * c)'
+    """
+    def wrapped(child: FormulaNode, tighter_than: int) -> str:
+        text = node_source(child)
+        return f"({text})" if _PRECEDENCE.get(child.head if child.kind == "operator" else "", 9) <= tighter_than \
+            else text
+
+    if node.kind in ("number", "name"):
+        return node.head if node.kind == "name" else (node.text or str(node.value))
+    if node.kind == "call":
+        return f"{node.head}({', '.join(node_source(a) for a in node.args)})"
+    head, args = node.head, node.args
+    if head in _SIGNS:
+        level = _PRECEDENCE[head]
+        if head == "pow":
+            return f"{wrapped(args[0], level)} ** {wrapped(args[1], level - 1)}"
+        return f"{wrapped(args[0], level - 1)} {_SIGNS[head]} {wrapped(args[1], level)}"
+    if head == "neg":
+        return "-" + wrapped(args[0], 3)
+    if head in ("ones_block", "zeros_block"):
+        return head.split("_")[0] + "(...)"
+    if head == "transpose":
+        return wrapped(args[0], 8) + ".T"
+    if head in _SUM_TEXT:
+        return f"np.sum({node_source(args[0])}{_SUM_TEXT[head]})"
+    if head in ("hstack", "vstack"):
+        return f"np.{head}([{', '.join(node_source(a) for a in args)}])"
+    if head == "slice":
+        bound = lambda b: "" if b.kind == "empty" else node_source(b)
+        return f"{wrapped(args[0], 8)}[{bound(args[1])}:{bound(args[2])}, {bound(args[3])}:{bound(args[4])}]"
+    raise FormulaError(f"cannot print the operator {head!r}")
+
+
+# Operators of one family chain at one level when a tree is measured (as _FAMILY does for ast).
+_NODE_FAMILY = {"add": "sum", "sub": "sum", "mul": "product", "div": "product"}
+
+
+def check_limits(root: FormulaNode, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH) -> None:
+    """Applies parse_tree's limits to a tree built another way (from LaTeX): its size, its
+    nesting, its exponents and constant divisions by zero.
+
+    Raises:
+        FormulaError: past a limit.
+    """
+    count = sum(1 for _ in root.walk())
+    if count > max_nodes:
+        raise FormulaError(f"the formula has {count} nodes; the limit is {max_nodes}")
+
+    def depth(node: FormulaNode) -> int:
+        family = _NODE_FAMILY.get(node.head) if node.kind == "operator" else None
+        return max((depth(arg) + (0 if family and _NODE_FAMILY.get(arg.head) == family and arg.kind == "operator"
+                                  else 1) for arg in node.args), default=0)
+
+    levels = depth(root)
+    if levels > max_depth:
+        raise FormulaError(f"the formula nests {levels} levels deep; the limit is {max_depth}")
+    _check_constants(root)
+
+
 def to_sympy(node: FormulaNode, symbols: Mapping[str, sp.Basic] | None = None,
              functions: Mapping[str, Callable[..., sp.Expr]] = SCALAR_FUNCTIONS,
              operators: Mapping[str, Callable[..., sp.Expr]] = SCALAR_OPERATORS) -> sp.Basic:
@@ -234,12 +345,14 @@ def to_sympy(node: FormulaNode, symbols: Mapping[str, sp.Basic] | None = None,
             return sp.Rational(current.value.numerator, current.value.denominator)
         if current.kind == "name":
             return symbols[current.head]
+        if current.kind == "empty":
+            return None
         args = [build(arg) for arg in current.args]
         table = functions if current.kind == "call" else operators
         try:
             return table[current.head](*args)
         except (TypeError, ValueError, ArithmeticError) as error:
-            raise FormulaError(f"cannot build {current.text!r}: {error}") from None
+            raise BuildError(f"cannot build '{current.text}': {error}", current, error) from None
 
     return build(node)
 
@@ -249,7 +362,7 @@ def parse_formula(text: str, *, names: Iterable[str] | Mapping[str, sp.Basic] | 
                   operators: Mapping[str, Callable[..., sp.Expr]] = SCALAR_OPERATORS,
                   allow_matmul: bool = False, allow_transpose: bool = False,
                   max_length: int = MAX_LENGTH, max_nodes: int = MAX_NODES,
-                  max_depth: int = MAX_DEPTH) -> sp.Basic:
+                  max_depth: int = MAX_DEPTH, numpy: bool = False) -> sp.Basic:
     """Parses a formula the user typed into a SymPy expression, safely.
 
     Args:
@@ -263,6 +376,7 @@ def parse_formula(text: str, *, names: Iterable[str] | Mapping[str, sp.Basic] | 
         max_length: the longest text accepted.
         max_nodes: the most syntax-tree nodes accepted.
         max_depth: the deepest nesting accepted.
+        numpy: accept NumPy's spellings too (np.dot, a.dot(b), np.sum(..., axis=0), W[:, 1:], ...).
 
     Returns:
         The SymPy expression.
@@ -276,7 +390,7 @@ def parse_formula(text: str, *, names: Iterable[str] | Mapping[str, sp.Basic] | 
     symbols = dict(names) if isinstance(names, Mapping) else None
     allowed = None if names is None else frozenset(names)
     grammar = Grammar(allowed, functions, allow_matmul, allow_transpose, max_length, max_nodes,
-                      max_depth)
+                      max_depth, numpy)
     return to_sympy(parse_tree(text, grammar), symbols, functions, operators)
 
 
@@ -304,6 +418,8 @@ class _Converter:
             return self.call(node, text)
         if isinstance(node, ast.Attribute) and node.attr == "T" and self.grammar.transpose:
             return FormulaNode("operator", "transpose", (self.convert(node.value),), text=text)
+        if isinstance(node, ast.Subscript) and self.grammar.numpy:
+            return self.subscript(node, text)
         what = _REFUSED.get(type(node), f"the construct {type(node).__name__}")
         if isinstance(node, ast.Attribute):
             what = f"attribute access (.{node.attr})"
@@ -356,6 +472,10 @@ class _Converter:
         raise self.refuse(node, f"the operator '{_OPERATOR_SIGNS.get(type(node.op), '?')}'")
 
     def call(self, node: ast.Call, text: str) -> FormulaNode:
+        if self.grammar.numpy and isinstance(node.func, ast.Attribute):
+            return self.numpy_call(node, text)
+        if self.grammar.numpy and isinstance(node.func, ast.Name) and node.func.id in ("hstack", "vstack"):
+            return self.stack(node, node.func.id, text)
         if not isinstance(node.func, ast.Name):
             if isinstance(node.func, ast.Attribute):
                 raise self.refuse(node.func, f"attribute access (.{node.func.attr})")
@@ -371,6 +491,110 @@ class _Converter:
         _check_arity(name, self.grammar.functions[name], len(node.args))
         args = tuple(self.convert(arg) for arg in node.args)
         return FormulaNode("call", name, args, text=text)
+
+
+    def numpy_call(self, node: ast.Call, text: str) -> FormulaNode:
+        """np.dot(a, b), np.sum(a, axis=0), a.dot(b), a.transpose(), a.sum(axis=1, keepdims=True)."""
+        function = node.func
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.refuse(arg, "starred arguments (*a)")
+        module = isinstance(function.value, ast.Name) and function.value.id in _NUMPY_MODULES
+        if module and function.attr == "sum":
+            if len(node.args) != 1:
+                raise self.refuse(node, "np.sum with other than one array")
+            return self.summed(node, self.convert(node.args[0]), text)
+        if module and function.attr in ("hstack", "vstack"):
+            return self.stack(node, function.attr, text)
+        if module and function.attr == "ones":
+            return self.numpy_ones(node, text)
+        if module and function.attr in NUMPY_CALLS:
+            kind, head, count = NUMPY_CALLS[function.attr]
+            self.no_keywords(node, f"np.{function.attr}")
+            if len(node.args) != count:
+                raise FormulaError(f"np.{function.attr} takes {count} argument{'s' if count > 1 else ''}, "
+                                   f"got {len(node.args)}")
+            if kind == "call" and head not in self.grammar.functions:
+                raise FormulaError(f"unknown function np.{function.attr}; {self.grammar.accepted()}")
+            return FormulaNode(kind, head, tuple(self.convert(a) for a in node.args), text=text)
+        if module:
+            raise self.refuse(function, f"np.{function.attr}")
+        if function.attr == "sum":
+            if node.args:
+                raise self.refuse(node, "positional arguments to .sum() (write axis=...)")
+            return self.summed(node, self.convert(function.value), text)
+        if function.attr not in NUMPY_METHODS:
+            raise self.refuse(function, f"attribute access (.{function.attr})")
+        head, count = NUMPY_METHODS[function.attr]
+        self.no_keywords(node, f".{function.attr}()")
+        if len(node.args) != count:
+            raise FormulaError(f".{function.attr}() takes {count} argument{'s' if count != 1 else ''}, "
+                               f"got {len(node.args)} (in {text!r})")
+        args = (self.convert(function.value),) + tuple(self.convert(a) for a in node.args)
+        return FormulaNode("operator", head, args, text=text)
+
+    def no_keywords(self, node: ast.Call, name: str) -> None:
+        if node.keywords:
+            raise self.refuse(node, f"keyword arguments in {name}")
+
+    def summed(self, node: ast.Call, operand: FormulaNode, text: str) -> FormulaNode:
+        options = {"axis": None, "keepdims": False}
+        for keyword in node.keywords:
+            if keyword.arg not in options or not isinstance(keyword.value, (ast.Constant, ast.UnaryOp)):
+                raise self.refuse(node, f"the keyword {keyword.arg}= in a sum (accepted: axis=0 or 1, "
+                                        f"keepdims=True or False)")
+            options[keyword.arg] = _constant(keyword.value)
+        key = (options["axis"], options["keepdims"])
+        if key not in SUM_HEADS or isinstance(options["axis"], bool) or not isinstance(options["keepdims"], bool):
+            raise self.refuse(node, f"a sum with axis={options['axis']!r}, keepdims={options['keepdims']!r} "
+                                    f"(accepted: axis=0, 1, -1 or none, keepdims=True or False)")
+        return FormulaNode("operator", SUM_HEADS[key], (operand,), text=text)
+
+    def stack(self, node: ast.Call, name: str, text: str) -> FormulaNode:
+        self.no_keywords(node, name)
+        if len(node.args) != 1 or not isinstance(node.args[0], (ast.List, ast.Tuple)) or not node.args[0].elts:
+            raise self.refuse(node, f"{name} without one list of matrices ({name}([a, b]))")
+        parts = tuple(self.convert(element) for element in node.args[0].elts)
+        return FormulaNode("operator", name, parts, text=text)
+
+    def numpy_ones(self, node: ast.Call, text: str) -> FormulaNode:
+        self.no_keywords(node, "np.ones")
+        if len(node.args) != 1 or not isinstance(node.args[0], ast.Tuple) or len(node.args[0].elts) != 2 \
+                or "ones" not in self.grammar.functions:
+            raise self.refuse(node, "np.ones other than np.ones((rows, columns))")
+        return FormulaNode("call", "ones", tuple(self.convert(e) for e in node.args[0].elts), text=text)
+
+    def subscript(self, node: ast.Subscript, text: str) -> FormulaNode:
+        """W2[:, 1:] and W2[1:] (rows): slices with whole-number bounds, no steps."""
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if len(parts) > 2 or not all(isinstance(p, ast.Slice) for p in parts):
+            raise self.refuse(node, "an index that is not a slice (a whole number drops an axis; "
+                                    "write a slice such as W2[:, 1:] or W2[0:1, :])")
+        if len(parts) == 1:
+            parts = parts + [ast.Slice()]
+        bounds = []
+        for part in parts:
+            if part.step is not None:
+                raise self.refuse(node, "a slice with a step")
+            for bound in (part.lower, part.upper):
+                if bound is None:
+                    bounds.append(FormulaNode("empty", "", text=""))
+                    continue
+                value = _constant(bound)
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise self.refuse(node, "a slice bound that is not a whole number")
+                bounds.append(FormulaNode("number", str(value), value=Fraction(value), text=str(value)))
+        return FormulaNode("operator", "slice", (self.convert(node.value), *bounds), text=text)
+
+
+def _constant(node: ast.AST):
+    """The value of a literal constant or a negated one; anything else is None."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+            and isinstance(node.operand.value, int) and not isinstance(node.operand.value, bool):
+        return -node.operand.value
+    return None
 
 
 # Operators SymPy flattens into one Add or one Mul, so a chain of them is one level.

@@ -79,6 +79,17 @@ CLI_CASES = [
     (["verify-formula", "X.T @ delta2", "--for", "W1", "--layers", "5000-5000-5000"], "~50,000,000 weights"),
     (["verify-formula", "X.T @ delta2", "--for", "W1", "-m", "100000"], "to write out symbolically"),
     (["verify-formula", "X.T @ delta2", "--for", "W1", "--l2", "nan"], "l2 must be a finite number"),
+    # verify-formula's LaTeX and documents
+    (["verify-formula", "--latex", r"\delta^{(2)} = \delta^{(3)} W^{(2)\top} \oslash a^{(2)}"],
+     "the symbol \\oslash at character 41"),
+    (["verify-formula", "--latex", r"\delta^{(2)} = \left(a^{(2)}"], "at character 29 (the end of the formula"),
+    (["verify-formula", "--latex", r"X^\top \delta^{(2)}"], "the formula has no left side: say what it is with --for"),
+    (["verify-formula", "--latex", r"\delta^{(l)} = \delta^{(l+5)}"], "no layer l of this 3-layer net"),
+    (["verify-formula", "--file", "afile"], "--file reads Markdown (.md) or LaTeX (.tex)"),
+    (["verify-formula", "--file", "absent.md"], "no such file: absent.md"),
+    (["verify-formula", "X.T @ delta2", "--file", "absent.md"], "give one of FORMULA, --latex LATEX and --file"),
+    (["verify-formula", "delta3 @ W2[0]", "--for", "delta2"], "an index that is not a slice"),
+    (["verify-formula", "np.sum(delta2, axis=2)", "--for", "b1"], "a sum with axis=2"),
 ]
 
 API_CASES = [

@@ -75,12 +75,21 @@ def test_a_constant_factor_is_named():
 # --- shapes --------------------------------------------------------------------------------------
 
 
-def test_shapes_that_do_not_fit_inside_the_formula_are_a_shape_error_with_the_shapes():
-    with pytest.raises(FormulaError, match=r"shape error: 4 x 1 @ 3 x 1: the left's 1 columns do not match "
-                                           r"the right's 3 rows"):
-        check_formula("delta3 @ W2 * sigmoid_prime(z2)", "delta2", XOR_SPEC)
-    with pytest.raises(FormulaError, match=r"shape error: 2 x 3 and 3 x 1 do not broadcast for '\+'"):
-        check_formula("W1 + W2", "W1", XOR_SPEC)
+def test_shapes_that_do_not_fit_inside_the_formula_are_wrong_with_the_shapes():
+    verdict = check_formula("delta3 @ W2 * sigmoid_prime(z2)", "delta2", XOR_SPEC)
+    assert not verdict.agree
+    assert verdict.shape_error == ("shape error in 'delta3 @ W2': 4 x 1 @ 3 x 1: the left's 1 columns do not "
+                                   "match the right's 3 rows")
+    verdict = check_formula("W1 + W2", "W1", XOR_SPEC)
+    assert not verdict.agree
+    assert "2 x 3 and 3 x 1 do not broadcast for '+'" in verdict.shape_error
+
+
+def test_a_missing_transpose_whose_shapes_do_not_multiply_is_named_with_its_fix():
+    verdict = check_formula("delta3 @ W2 * sigmoid_prime(z2)", "delta2", XOR_SPEC)
+    assert verdict.fixes == ("W2 (3x1) needs its transpose here: delta3 @ W2.T * sigmoid_prime(z2) "
+                             "(with it the formula is correct)",)
+    assert verdict.report().endswith("verdict: WRONG for delta2")
 
 
 def test_a_result_of_the_wrong_shape_is_wrong_with_both_shapes():
