@@ -30,8 +30,9 @@ PATH_CHAIN_RULE = {
                                   r"\frac{\partial \sigma^2_r}{\partial \mu_t}\,\frac{\partial \mu_t}{\partial x_{pq}}",
                                   r"the variance depends on $x$ through the mean as well"),
 }
-PATH_TITLE = {"direct": "Directly", "through mu": r"Through $\mu$", "through sigma^2": r"Through $\sigma^2$",
-              "through mu inside sigma^2": r"Through $\mu$ inside $\sigma^2$"}
+# bold titles hold no math: the renderers read **...** before $...$
+PATH_TITLE = {"direct": "Directly", "through mu": "Through the mean", "through sigma^2": "Through the variance",
+              "through mu inside sigma^2": "Through the mean inside the variance"}
 _BRACED_BASE = re.compile(r"\{(\\hat\{x\}|G|\\gamma|s|x|\\mu)\}_")
 _PAIR_INDEX = re.compile(r"_\{(\w),(\w)\}")
 _LHS = {"dX": r"\frac{\partial J}{\partial x_{pq}}", "dgamma": r"\frac{\partial J}{\partial \gamma_q}",
@@ -107,7 +108,7 @@ def paths_section(gradients: NormalizationGradients) -> Section:
     for path in gradients.dX.paths:
         blocks += _path_block(path, gradients)
     blocks.append(Text(
-        f"**Why the path through $\\mu$ inside $\\sigma^2$ vanishes.** "
+        f"**Why the path through the mean inside the variance vanishes.** "
         f"$\\partial \\sigma^2 / \\partial \\mu = -\\frac{{2}}{{{w['divisor']}}} \\sum_k (x_k - \\mu)$ for each "
         f"{w['group']}, and $\\sum_k x_k = {M}\\mu$ by the definition of $\\mu$, so "
         f"$\\sum_k (x_k - \\mu) = {M}\\mu - {M}\\mu = 0$. The factor $({M}\\mu - \\sum_k x_k)$ above is that sum: "
