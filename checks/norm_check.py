@@ -91,6 +91,16 @@ class GradientComparison:
     name: str
     errors: tuple[float, ...]
     agree: bool
+    scaled_errors: tuple[float, ...] = ()  # max |a - b| over the gradient's largest entry
+
+
+def scaled_error(a, b) -> float:
+    """max |a - b| / max |a|, |b|: cs231n's entrywise figure blows up on an entry that is exactly 0
+    (dbeta of a column of G summing to 0), where finite differences leave ~1e-13 of rounding and
+    1e-13 / 1e-8 = 1e-5 would read as a disagreement; a pair agrees when either figure is small."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-300)
+    return float(np.max(np.abs(a - b))) / scale
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,11 @@ class NormVerdict:
         return tuple(DIFFERENCE_TOLERANCE if "finite_differences" in pair else ANALYTIC_TOLERANCE for pair in PAIRS)
 
 
-def check_layer(kind: str, point: Point, unbiased: bool = False) -> NormVerdict:
+def check_layer(kind: str, point: Point, unbiased: bool = False, gradients=None) -> NormVerdict:
     """The three routes at `point`, compared pairwise.
+
+    gradients: the derived route's NormalizationGradients (default: derive_normalization(kind,
+    unbiased)); pass a planted mistake to see the check fail.
 
     Raises:
         NormalizationInputError: the layer is undefined at this point (N = 1 batch norm, D = 1
@@ -120,7 +133,7 @@ def check_layer(kind: str, point: Point, unbiased: bool = False) -> NormVerdict:
     from derive.normalization import derive_normalization, evaluate_gradients
     from derive.normalization.errors import check_parameter_shape
 
-    gradients = derive_normalization(kind, unbiased)
+    gradients = derive_normalization(kind, unbiased) if gradients is None else gradients
     derived = evaluate_gradients(gradients, point.x, point.gamma, point.dout, point.epsilon)  # checks shapes
     check_parameter_shape("beta", np.shape(point.beta), point.x.shape[1])
     _, cache = reference.forward(kind, point.x, point.gamma, point.beta, point.epsilon, unbiased)
@@ -129,10 +142,12 @@ def check_layer(kind: str, point: Point, unbiased: bool = False) -> NormVerdict:
         kind, point.x, point.gamma, point.beta, point.dout, point.epsilon, unbiased)))
     routes = {"derived": derived, "hand_written": hand, "finite_differences": differences}
     comparisons = []
+    limits = tuple(DIFFERENCE_TOLERANCE if "finite_differences" in pair else ANALYTIC_TOLERANCE for pair in PAIRS)
     for name in GRADIENTS:
         errors = tuple(reference.rel_error(routes[a][name], routes[b][name]) for a, b in PAIRS)
-        limits = tuple(DIFFERENCE_TOLERANCE if "finite_differences" in pair else ANALYTIC_TOLERANCE for pair in PAIRS)
-        comparisons.append(GradientComparison(name, errors, all(e <= t for e, t in zip(errors, limits))))
+        scaled = tuple(scaled_error(routes[a][name], routes[b][name]) for a, b in PAIRS)
+        agree = all(min(e, c) <= t for e, c, t in zip(errors, scaled, limits))
+        comparisons.append(GradientComparison(name, errors, agree, scaled))
     return NormVerdict(kind, unbiased, point, routes, tuple(comparisons))
 
 
@@ -154,11 +169,14 @@ def verdict_text(verdict: NormVerdict) -> str:
              "cs231n's gradient check (rel_error = max |a - b| / max(1e-8, |a| + |b|)):"]
     for comparison in verdict.comparisons:
         figures = ", ".join(f"{ROUTE_TITLES[a]} vs {ROUTE_TITLES[b]} {e:.2e}"
-                            for (a, b), e in zip(PAIRS, comparison.errors))
+                            + (f" ({c:.1e} of the largest entry)" if e > t else "")
+                            for (a, b), e, c, t in zip(PAIRS, comparison.errors, comparison.scaled_errors,
+                                                       verdict.thresholds))
         lines.append(f"  {_CS231N_NAMES[comparison.name]} error: {figures}"
                      + ("" if comparison.agree else "  DISAGREE"))
-    lines.append(f"tolerances: analytic routes {ANALYTIC_TOLERANCE:g}, finite differences {DIFFERENCE_TOLERANCE:g} "
-                 "(cs231n: below 1e-7 is probably right, around 1e-9 or better is expected)")
+    lines.append(f"tolerances: analytic routes {ANALYTIC_TOLERANCE:g}, finite differences {DIFFERENCE_TOLERANCE:g}, "
+                 "by cs231n's figure or of the gradient's largest entry (cs231n: below 1e-7 is probably right, "
+                 "around 1e-9 or better is expected)")
     if verdict.agree:
         lines.append("verdict: agree -- derived, hand-written and finite differences give the same gradients")
     else:
