@@ -190,7 +190,7 @@ def gradient_check_figure(verdict: NormVerdict) -> str:
 
     Plain SVG text (no Matplotlib), so the same verdict gives the same bytes.
     """
-    width, height, left, top, row = 640, 60 + 26 * 9, 170, 40, 26
+    width, height, left, top, row = 720, 60 + 26 * 9, 240, 40, 26
     low, high = -17, 0  # log10 range drawn
 
     def x_of(value: float) -> float:
@@ -208,7 +208,8 @@ def gradient_check_figure(verdict: NormVerdict) -> str:
             parts.append(f'<text x="4" y="{y + 14}" font-size="10">{label}</text>')
             parts.append(f'<rect x="{left}" y="{y + 3}" width="{x_of(error) - left:.1f}" height="16" '
                          f'fill="{colours[pair]}"/>')
-            parts.append(f'<text x="{x_of(error) + 4:.1f}" y="{y + 15}" font-size="10">{error:.1e}</text>')
+            shown = f"{error:.1e}" if error > 0 else "0 (identical)"
+            parts.append(f'<text x="{x_of(error) + 4:.1f}" y="{y + 15}" font-size="10">{shown}</text>')
             y += row
     for tolerance in (ANALYTIC_TOLERANCE, DIFFERENCE_TOLERANCE):
         parts.append(f'<line x1="{x_of(tolerance):.1f}" y1="{top}" x2="{x_of(tolerance):.1f}" y2="{y}" '

@@ -33,13 +33,21 @@ class LayerOptionError(ValueError):
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds --layer (and its sizes) to derive, check and verify, wrapping their handlers."""
-    for command, handler in (("derive", run_derive), ("check", run_check), ("verify", run_verify)):
+    for command, handler in (("derive", run_derive), ("check", run_check), ("verify", run_verify),
+                             ("graph", run_graph)):
         parser = subparsers.choices.get(command)
         if parser is None:
             continue
         group = parser.add_argument_group("one normalisation layer instead of a network")
         group.add_argument("--layer", default=None, metavar="NAME",
-                           help=f"derive/check one layer: {', '.join(LAYERS)} (the network options are then ignored)")
+                           help=f"one layer: {', '.join(LAYERS)} (the network options are then ignored)")
+        original = parser.get_default("handler")
+        parser.set_defaults(handler=_dispatch(original, handler))
+        if command == "graph":
+            continue
+        if command == "check":
+            group.add_argument("--figure", metavar="FILE.svg", default=None,
+                               help="with --layer: also write cs231n's gradient check as an SVG bar chart")
         if command != "verify":
             group.add_argument("-N", dest="layer_examples", type=int, default=4, metavar="N",
                                help="with --layer: examples in the batch (default 4, cs231n's check)")
@@ -49,8 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="with --layer: variance over M - 1 instead of M (forward and backward)")
         if command != "verify":  # verify draws its own epsilon per point (see checks/norm_verify.py)
             group.add_argument("--eps", type=float, default=1e-5, help="with --layer: epsilon (default 1e-5)")
-        original = parser.get_default("handler")
-        parser.set_defaults(handler=_dispatch(original, handler))
 
 
 def _dispatch(original, layer_handler):
@@ -176,8 +182,23 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         N, D = _checked_sizes(args, kind)
         point = cs231n_point(N, D, epsilon, args.seed)
+    figure = None
+    if args.figure is not None:  # refused before any work, as derive's --out is
+        from derive.output_files import check_name, check_writable_folder
+
+        figure = Path(args.figure)
+        if figure.suffix != ".svg":
+            raise LayerOptionError(f"--figure {args.figure!r}: the figure is an SVG file, name it FILE.svg")
+        check_name(figure.name, "--figure")
+        check_writable_folder(figure.parent, figure.name, "--figure")
     verdict = check_layer(kind, point, args.unbiased)
     sys.stdout.write(verdict_text(verdict))
+    if figure is not None:
+        from checks.norm_check import gradient_check_figure
+        from derive.output_files import write_files
+
+        write_files(figure.parent, {figure.name: gradient_check_figure(verdict).encode("utf-8")})
+        print(f"wrote: {figure}")
     return EXIT_OK if verdict.agree else EXIT_FAILED_CHECK
 
 
@@ -200,3 +221,36 @@ def run_verify(args: argparse.Namespace) -> int:
                                     tolerance=tolerance, name=label)
     print(verdict.report())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
+
+
+# ------------------------------------------------------------------------------ graph
+
+GRAPH_FORMATS = ("svg", "png")
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    """`backprop graph --layer NAME`: the staged computational graph, as text and (--out) svg, png."""
+    from derive.circuit_render import render_graph
+    from derive.cli_graph import parse_formats
+    from derive.normalization.graph import EDGES, STAGES, staged_graph
+    from derive.output_files import check_name, check_writable_folder, write_files
+
+    kind = layer_kind(args.layer)
+    for given, flag in ((args.expression, "an expression"), (args.at, "--at"), (args.network, "--network")):
+        if given:
+            raise LayerOptionError(f"{flag} does not go with --layer: the layer's graph is drawn from its forward pass")
+    formats = parse_formats(args.formats) if args.formats is not None else GRAPH_FORMATS
+    if set(formats) - set(GRAPH_FORMATS):
+        raise LayerOptionError(f"--layer draws {' and '.join(GRAPH_FORMATS)} only, got --formats {args.formats}")
+    name = check_name(args.name or f"{args.layer}-staged")
+    out = check_writable_folder(args.out) if args.out is not None else (Path(".") if args.formats else None)
+    graph = staged_graph(kind)
+    labels = {node: label for node, label, _ in STAGES}
+    lines = [f"{args.layer}: the staged computational graph (forward along the arrows, backward message on each)"]
+    lines += [f"  {labels[start]}  ->  {labels[end]}    backward: {message}" for start, end, message in EDGES]
+    if out is not None:
+        contents = {f"{name}.{fmt}": render_graph(graph, fmt) for fmt in formats}  # all drawn before any write
+        written = write_files(out, contents)
+        lines.append(f"wrote: {', '.join(str(out / p.name) for p in written)}")
+    print("\n".join(lines))
+    return EXIT_OK

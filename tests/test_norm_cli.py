@@ -78,3 +78,29 @@ def test_verify_layer_refuses_a_function_of_the_wrong_contract_with_exit_2(tmp_p
     path.write_text("def fn(x, gamma, beta, dout, eps):\n    return x, gamma\n")
     assert main(["verify", f"{path}:fn", "--layer", "batchnorm"]) == 2
     assert "must return three arrays" in capsys.readouterr().err
+
+
+def test_check_layer_writes_the_gradient_check_figure_as_svg(tmp_path, capsys):
+    figure = tmp_path / "check.svg"
+    assert main(["check", "--layer", "layernorm", "--figure", str(figure)]) == 0
+    svg = figure.read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "dx: derived vs finite differences" in svg
+
+
+def test_check_layer_refuses_a_figure_that_is_not_svg_before_any_work(tmp_path, capsys):
+    assert main(["check", "--layer", "batchnorm", "--figure", str(tmp_path / "check.png")]) == 2
+    assert "name it FILE.svg" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_graph_layer_draws_the_staged_graph(tmp_path, capsys):
+    assert main(["graph", "--layer", "batchnorm", "--out", str(tmp_path), "--formats", "svg"]) == 0
+    out = capsys.readouterr().out
+    assert "sigma^2 = mean(c^2)  ->  s = sqrt(sigma^2 + eps)" in out
+    assert (tmp_path / "batchnorm-staged.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_graph_layer_refuses_formats_it_cannot_draw(tmp_path, capsys):
+    assert main(["graph", "--layer", "layernorm", "--out", str(tmp_path), "--formats", "md"]) == 2
+    assert "draws svg and png only" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
