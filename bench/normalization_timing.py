@@ -58,5 +58,83 @@ def main() -> None:
     print(f"  warm, SymPy cache cleared (median of 5): {uncached[0]:.3f} s wall, {uncached[1]:.3f} s CPU")
 
 
+# ---------------------------------------------------------------- the bench table (python -m bench)
+
+# the evaluation row's size: a batch of 256 with 1024 features, a typical hidden layer
+EVALUATION_SIZE = (256, 1024)
+
+
+def _derive_and_prove_kind(kind: str) -> str:
+    from derive.normalization import derive_normalization, prove_all
+    results = prove_all(derive_normalization(kind))
+    assert all(r.ok for r in results), [r.text() for r in results]
+    return ""
+
+
+def _derive_kind(kind: str) -> str:
+    from derive.normalization import derive_normalization
+    derive_normalization(kind)
+    return ""
+
+
+def _end_to_end(layer: str) -> float:
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "derive", "derive", "--layer", layer, "--out", folder],
+                       capture_output=True, check=True)
+        return time.perf_counter() - started
+
+
+def _evaluation_medians(kind: str, rounds: int) -> tuple[float, float]:
+    """(derived matrix form, hand-written staged backward) seconds per call at EVALUATION_SIZE."""
+    import numpy as np
+
+    from bench.harness import interleaved_medians
+    from checks import norm_reference
+    from derive.normalization import derive_normalization, evaluate_gradients
+
+    gradients = derive_normalization(kind)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(EVALUATION_SIZE)
+    gamma, beta = rng.standard_normal(EVALUATION_SIZE[1]), rng.standard_normal(EVALUATION_SIZE[1])
+    dout = rng.standard_normal(EVALUATION_SIZE)
+    _, cache = norm_reference.forward(kind, x, gamma, beta)
+    medians = interleaved_medians({
+        # both compute the statistics from x: the derived route inside evaluate_gradients, the
+        # hand-written one in its forward, which caches what the backward reads
+        "derived": lambda: evaluate_gradients(gradients, x, gamma, dout),
+        "hand": lambda: norm_reference.backward(dout, norm_reference.forward(kind, x, gamma, beta)[1])}, rounds)
+    return medians["derived"], medians["hand"]
+
+
+def run(quick: bool) -> str:
+    """The normalisation rows of `python -m bench`, as a Markdown table."""
+    from bench.harness import format_seconds, in_fresh_process, markdown_table
+
+    rows = []
+    kinds = (("batch", "batchnorm"), ("layer", "layernorm"))
+    first = [in_fresh_process(_derive_kind, kind, warmup=_import).seconds for kind, _ in kinds]
+    rows.append(["derive dX, dgamma, dbeta (fresh process)"] + [format_seconds(s) for s in first])
+    proved = [in_fresh_process(_derive_and_prove_kind, kind, warmup=_import).seconds for kind, _ in kinds]
+    rows.append(["derive + entrywise 3x2 + randomized GF(p) 64x32 + index level (fresh process)"]
+                + [format_seconds(s) for s in proved])
+    runs = 1 if quick else 3
+    cold = [statistics.median(_end_to_end(layer) for _ in range(runs)) for _, layer in kinds]
+    rows.append([f"`backprop derive --layer` end to end, cold process, with the PDF when pdflatex is "
+                 f"installed (median of {runs})"] + [format_seconds(s) for s in cold])
+    evaluations = [_evaluation_medians(kind, 5 if quick else 21) for kind, _ in kinds]
+    size = f"{EVALUATION_SIZE[0]} x {EVALUATION_SIZE[1]}"
+    rows.append([f"derived formula evaluated in NumPy, forward statistics included, {size}"]
+                + [format_seconds(d) for d, _ in evaluations])
+    rows.append([f"hand-written staged forward + backward (checks/norm_reference.py), {size}"]
+                + [format_seconds(h) for _, h in evaluations])
+    return ("## Normalisation layers: derive, prove, write up, evaluate\n\n"
+            + markdown_table(["job", "batch norm", "layer norm"], rows))
+
+
 if __name__ == "__main__":
     main()
