@@ -111,6 +111,61 @@ def _evaluation_medians(kind: str, rounds: int) -> tuple[float, float]:
     return medians["derived"], medians["hand"]
 
 
+# ---------------------------------------------------------------- a peer: tensorgrad (optional)
+
+def _tensorgrad_dx(kind: str):
+    """tensorgrad 0.3.0's dJ/dx for the same layer, J = sum(G * y), built from its primitives."""
+    from fractions import Fraction
+
+    import sympy
+    import tensorgrad as tg
+    import tensorgrad.functions as F
+
+    N, D = sympy.symbols("N D", positive=True, integer=True)
+    x, G = tg.Variable("x", n=N, d=D), tg.Variable("G", n=N, d=D)
+    gamma, beta, eps = tg.Variable("gamma", d=D), tg.Variable("beta", d=D), tg.Variable("eps")
+    axis = "n" if kind == "batch" else "d"
+    centred = x - F.mean(x, axis, keepdims=True)
+    variance = F.mean(centred * centred, axis, keepdims=True)
+    y = gamma * centred * F.pow(variance + eps, Fraction(-1, 2)) + beta
+    return F.sum(G * y).grad(x).full_simplify()
+
+
+def _import_tensorgrad():
+    import tensorgrad  # noqa: F401  (torch comes with it: a second or more, outside the clock)
+    _import()
+
+
+def _tensorgrad_terms(kind: str) -> str:
+    dx = _tensorgrad_dx(kind)
+    from tensorgrad.extras.to_latex import to_latex
+    return f"{len(getattr(dx, 'terms', (dx,)))} terms, {len(to_latex(dx))} LaTeX characters"
+
+
+def _ours_terms(kind: str) -> str:
+    from derive.normalization import derive_normalization
+    dX = derive_normalization(kind).dX
+    return f"{sum(1 for p in dX.paths if not p.vanishes)} terms, {len(dX.latex())} LaTeX characters"
+
+
+def tensorgrad_rows() -> list[list[str]]:
+    """Rows comparing our derivation with tensorgrad's, or one row saying it is not installed."""
+    from bench.harness import format_seconds, in_fresh_process
+
+    try:
+        from importlib.metadata import version
+        peer = f"tensorgrad {version('tensorgrad')}"
+        import tensorgrad  # noqa: F401
+    except Exception:  # not installed: `pip install tensorgrad==0.3.0` (pulls in torch)
+        return [["tensorgrad (peer)", "not installed", "not installed"]]
+    kinds = ("batch", "layer")
+    timed = [in_fresh_process(_tensorgrad_terms, kind, warmup=_import_tensorgrad) for kind in kinds]
+    return [[f"{peer}: dJ/dx by grad + full_simplify (fresh process, imports outside the clock)"]
+            + [format_seconds(m.seconds) for m in timed],
+            [f"{peer}: size of its dJ/dx"] + [m.detail or "failed" for m in timed],
+            ["ours: size of the derived dJ/dX"] + [_ours_terms(kind) for kind in kinds]]
+
+
 def run(quick: bool) -> str:
     """The normalisation rows of `python -m bench`, as a Markdown table."""
     from bench.harness import format_seconds, in_fresh_process, markdown_table
@@ -132,8 +187,14 @@ def run(quick: bool) -> str:
                 + [format_seconds(d) for d, _ in evaluations])
     rows.append([f"hand-written staged forward + backward (checks/norm_reference.py), {size}"]
                 + [format_seconds(h) for _, h in evaluations])
+    rows += tensorgrad_rows()
     return ("## Normalisation layers: derive, prove, write up, evaluate\n\n"
-            + markdown_table(["job", "batch norm", "layer norm"], rows))
+            + markdown_table(["job", "batch norm", "layer norm"], rows)
+            + "\n\ntensorgrad builds the same layer from its primitives (mean, pow) and differentiates the "
+              "whole cost; its simplified dJ/dx keeps raw x and the path through the mean inside the variance "
+              "(no x_hat, no cancellation). Its result is not checked numerically here: its evaluator needs "
+              "PyTorch's named tensors, which the installed PyTorch no longer has. Optional: "
+              "`pip install tensorgrad==0.3.0`.")
 
 
 if __name__ == "__main__":
