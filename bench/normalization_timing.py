@@ -191,8 +191,8 @@ def run(quick: bool) -> str:
     return ("## Normalisation layers: derive, prove, write up, evaluate\n\n"
             + markdown_table(["job", "batch norm", "layer norm"], rows)
             + "\n\ntensorgrad builds the same layer from its primitives (mean, pow) and differentiates the "
-              "whole cost; its simplified dJ/dx keeps raw x and the path through the mean inside the variance "
-              "(no x_hat, no cancellation). Its result is not checked numerically here: its evaluator needs "
+              "whole cost; its simplified dJ/dx is written in raw x and the statistics' expressions "
+              "(no x_hat), with more terms than the three-term form. Its result is not checked numerically here: its evaluator needs "
               "PyTorch's named tensors, which the installed PyTorch no longer has. Optional: "
               "`pip install tensorgrad==0.3.0`.")
 
