@@ -14,6 +14,10 @@ function's numbers are named.
 
 from __future__ import annotations
 
+import math
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,11 +30,48 @@ DEFAULT_TOLERANCE = 1e-9
 # sum along the wrong axis cannot broadcast by accident.
 POINTS = ((4, 5, 5.0, 1e-5), (6, 3, 0.3, 0.05), (3, 7, 1.0, 0.5), (5, 4, 2.0, 0.1))
 OUTPUTS = ("dx", "dgamma", "dbeta")
+# seconds one call of the user's function may take, as for the network `verify` (DEFAULT_TIMEOUT in
+# checks/verify_function.py): a backward of a 7 x 7 batch takes microseconds, so only a hang reaches it
+DEFAULT_TIMEOUT = 30.0
 _DERIVED_NAMES = {"dx": "dX", "dgamma": "dgamma", "dbeta": "dbeta"}
 
 
 class ContractError(ValueError):
     """A function whose outputs do not fit fn(x, gamma, beta, dout, eps) -> (dx, dgamma, dbeta)."""
+
+
+class _TimeUp(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float | None):
+    """_TimeUp in the main thread after `seconds` (SIGALRM: POSIX, main thread, between bytecodes;
+    elsewhere, or with None, no limit). It repeats every second, so catching it once does not help."""
+    if seconds is None or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    running = [True]
+
+    def on_alarm(signum, frame):
+        if running[0]:
+            raise _TimeUp()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        running[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_timeout(timeout) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout <= 0:
+        raise ContractError(f"--timeout must be a finite number of seconds greater than 0, got {timeout!r}")
+    return float(timeout)
 
 
 @dataclass(frozen=True)
@@ -79,14 +120,20 @@ def draw_point(N: int, D: int, scale: float, seed: int):
     return x, rng.standard_normal(D), rng.standard_normal(D), rng.standard_normal((N, D))
 
 
-def call_function(fn, x, gamma, beta, dout, epsilon: float) -> dict:
+def call_function(fn, x, gamma, beta, dout, epsilon: float, timeout: float | None = DEFAULT_TIMEOUT) -> dict:
     """fn's three outputs as float64 arrays of the derived shapes.
 
     Raises:
-        ContractError: fn raised, or returned something that is not three arrays of the right sizes.
+        ContractError: fn raised, exited, ran past `timeout` seconds, or returned something that is
+            not three arrays of the right sizes.
     """
     try:
-        result = fn(x.copy(), gamma.copy(), beta.copy(), dout.copy(), epsilon)
+        with time_limit(timeout):
+            result = fn(x.copy(), gamma.copy(), beta.copy(), dout.copy(), epsilon)
+    except _TimeUp:
+        raise ContractError(f"the function ran past the time limit of {timeout:g} s (--timeout)") from None
+    except SystemExit as error:
+        raise ContractError(f"the function called sys.exit({error.code!r})") from None
     except Exception as error:  # the user's code: report it as bad input, do not crash
         raise ContractError(f"the function raised {type(error).__name__}: {error}") from None
     if not isinstance(result, (tuple, list)) or len(result) != 3:
@@ -118,7 +165,8 @@ def _errors(outputs: dict, reference: dict) -> dict:
 
 
 def verify_layer_function(fn, kind: str = "batch", unbiased: bool = False, points: int = 3, seed: int = 0,
-                          tolerance: float = DEFAULT_TOLERANCE, name: str = "fn") -> LayerVerdict:
+                          tolerance: float = DEFAULT_TOLERANCE, name: str = "fn",
+                          timeout: float | None = DEFAULT_TIMEOUT) -> LayerVerdict:
     """fn at `points` seeded points (cycling through POINTS), against the derived gradients.
 
     Raises:
@@ -132,7 +180,7 @@ def verify_layer_function(fn, kind: str = "batch", unbiased: bool = False, point
     for index in range(points):
         N, D, scale, epsilon = POINTS[index % len(POINTS)]
         x, gamma, beta, dout = draw_point(N, D, scale, seed + index)
-        outputs = call_function(fn, x, gamma, beta, dout, epsilon)
+        outputs = call_function(fn, x, gamma, beta, dout, epsilon, timeout)
         derived = evaluate_gradients(gradients, x, gamma, dout, epsilon)
         results.append(PointResult(index, (N, D), epsilon, _errors(outputs, derived)))
         calls.append((x, gamma, dout, epsilon, outputs))

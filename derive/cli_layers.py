@@ -49,20 +49,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             group.add_argument("--figure", metavar="FILE.svg", default=None,
                                help="with --layer: also write cs231n's gradient check as an SVG bar chart")
         if command != "verify":
-            group.add_argument("-N", dest="layer_examples", type=int, default=4, metavar="N",
+            group.add_argument("-N", dest="layer_examples", type=int, default=None, metavar="N",
                                help="with --layer: examples in the batch (default 4, cs231n's check)")
-            group.add_argument("-D", dest="layer_features", type=int, default=5, metavar="D",
+            group.add_argument("-D", dest="layer_features", type=int, default=None, metavar="D",
                                help="with --layer: features (default 5, cs231n's check)")
         group.add_argument("--unbiased", action="store_true",
                            help="with --layer: variance over M - 1 instead of M (forward and backward)")
         if command != "verify":  # verify draws its own epsilon per point (see checks/norm_verify.py)
-            group.add_argument("--eps", type=float, default=1e-5, help="with --layer: epsilon (default 1e-5)")
+            group.add_argument("--eps", type=float, default=None, help="with --layer: epsilon (default 1e-5)")
+
+
+# options that mean something only with --layer: (attribute, as typed)
+LAYER_ONLY = (("layer_examples", "-N"), ("layer_features", "-D"), ("eps", "--eps"), ("unbiased", "--unbiased"),
+              ("figure", "--figure"))
+DEFAULTS = {"layer_examples": 4, "layer_features": 5, "eps": 1e-5}  # cs231n's gradient check
 
 
 def _dispatch(original, layer_handler):
     def handler(args: argparse.Namespace) -> int:
         if getattr(args, "layer", None) is None:
+            given = [flag for name, flag in LAYER_ONLY if getattr(args, name, None) not in (None, False)]
+            if given:
+                raise LayerOptionError(f"{', '.join(given)} only go{'es' if len(given) == 1 else ''} with --layer "
+                                       f"({', '.join(LAYERS)})")
             return original(args)
+        for name, value in DEFAULTS.items():
+            if getattr(args, name, False) is None:
+                setattr(args, name, value)
         return layer_handler(args)
     return handler
 
@@ -207,7 +220,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """`backprop verify FILE.py:fn --layer NAME`: fn(x, gamma, beta, dout, eps) -> (dx, dgamma, dbeta)."""
-    from checks.norm_verify import DEFAULT_TOLERANCE, verify_layer_function
+    from checks.norm_verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, check_timeout, verify_layer_function
     from derive.cli_verify import load_function
 
     kind = layer_kind(args.layer)
@@ -216,9 +229,10 @@ def run_verify(args: argparse.Namespace) -> int:
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     if not (1e-15 <= tolerance <= 1e-3):
         raise LayerOptionError(f"--tolerance: expected a number from 1e-15 to 1e-3, got {tolerance!r}")
+    timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
     fn, label = load_function(args.target)
     verdict = verify_layer_function(fn, kind, unbiased=args.unbiased, points=args.points, seed=args.seed,
-                                    tolerance=tolerance, name=label)
+                                    tolerance=tolerance, name=label, timeout=timeout)
     print(verdict.report())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 

@@ -104,3 +104,11 @@ def test_graph_layer_refuses_formats_it_cannot_draw(tmp_path, capsys):
     assert main(["graph", "--layer", "layernorm", "--out", str(tmp_path), "--formats", "md"]) == 2
     assert "draws svg and png only" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, flag", [(["derive", "-N", "3"], "-N"), (["check", "--eps", "0.1"], "--eps"),
+                                        (["check", "--unbiased"], "--unbiased")])
+def test_layer_options_without_layer_are_refused_before_any_work(tmp_path, capsys, argv, flag):
+    assert main([*argv, "--out", str(tmp_path)] if argv[0] == "derive" else argv) == 2
+    assert f"{flag} only goes with --layer (batchnorm, layernorm)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

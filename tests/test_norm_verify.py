@@ -77,3 +77,22 @@ def test_the_three_route_check_fails_on_a_planted_mistake_and_names_dx():
     verdict = check_layer("batch", cs231n_point(), gradients=mean_path_dropped(derive_normalization("batch")))
     assert not verdict.agree
     assert [c.name for c in verdict.comparisons if not c.agree] == ["dX"]
+
+
+def test_a_function_that_hangs_is_stopped_at_the_time_limit():
+    def hangs(x, gamma, beta, dout, eps):
+        while True:
+            pass
+
+    with pytest.raises(ContractError, match="ran past the time limit of 0.2 s"):
+        verify_layer_function(hangs, "batch", timeout=0.2)
+
+
+def test_a_function_that_calls_exit_is_a_contract_error():
+    import sys
+
+    def exits(x, gamma, beta, dout, eps):
+        sys.exit(3)
+
+    with pytest.raises(ContractError, match="called sys.exit"):
+        verify_layer_function(exits, "batch")
