@@ -136,7 +136,6 @@ def write_layer_derivation(name: str, folder: Path, formats: tuple[str, ...], ex
     if "tex" in formats:
         files[f"{STEM}.tex"] = tex.encode("utf-8")
     if "md" in formats:
-        from derive.render_markdown import document_markdown
         files[f"{STEM}.md"] = document_markdown(document).encode("utf-8")
     if "html" in formats:
         files[f"{STEM}.html"] = page_html(document, (staged_picture(kind, draw=pictures),)).encode("utf-8")

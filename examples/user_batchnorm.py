@@ -14,10 +14,10 @@ makes one of issue 13's mistakes, and `backprop verify` names it:
 import numpy as np
 
 
-def _forward(x, gamma, eps, axis=0, divisor=None, eps_in_backward=True):
+def _forward(x, gamma, eps, axis=0):
     mu = x.mean(axis=axis, keepdims=True)
     c = x - mu
-    var = (c * c).sum(axis=axis, keepdims=True) / (divisor or x.shape[axis])
+    var = (c * c).sum(axis=axis, keepdims=True) / x.shape[axis]
     s = np.sqrt(var + eps)
     return mu, c, var, s, c / s
 
