@@ -96,3 +96,13 @@ def test_a_function_that_calls_exit_is_a_contract_error():
 
     with pytest.raises(ContractError, match="called sys.exit"):
         verify_layer_function(exits, "batch")
+
+
+def test_the_wrong_axis_function_is_a_right_layer_norm_backward():
+    # statistics over axis 1 is layer norm: the same function passes when checked as layer norm
+    assert verify_layer_function(USER.batchnorm_backward_wrong_axis, "layer").passed
+
+
+def test_a_batch_norm_backward_checked_as_layer_norm_is_named_wrong_axis():
+    verdict = verify_layer_function(USER.batchnorm_backward, "layer")
+    assert [name for name, _ in verdict.mistakes] == ["wrong axis"]
