@@ -13,10 +13,11 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
                           "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 from bench import check_cost, derivation_scaling, end_to_end, generated_code  # noqa: E402
+from bench import normalization_timing  # noqa: E402  (issue 13: the normalisation layers' row)
 from derive.progress import progress  # noqa: E402
 
 SECTIONS = {"derivation": derivation_scaling, "generated-code": generated_code, "check-cost": check_cost,
-            "end-to-end": end_to_end}
+            "end-to-end": end_to_end, "normalization": normalization_timing}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "derive.cli_train",
     "derive.cli_graph",
     "derive.cli_verify",
+    "derive.cli_layers",  # last: adds --layer to derive, check and verify (normalisation layers)
 )
 
 EXIT_OK = 0

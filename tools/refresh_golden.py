@@ -29,6 +29,8 @@ GOLDEN = (
     ("single-layer-3-2", NetworkSpec((3, 2), ("sigmoid",), m=1)),
 )
 TEXT_FORMATS = ("tex", "md", "html")
+# Normalisation layers (derive/cli_layers.py): output/<name>/ from `backprop derive --layer <name>`.
+GOLDEN_LAYERS = ("batchnorm", "layernorm")
 
 
 def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
@@ -44,6 +46,20 @@ def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS
         written += result.written
         if result.pdf is not None and result.pdf.pdf is None:
             print(f"{name}: {result.pdf.message}", file=sys.stderr)
+    written += refresh_layers(out, formats)
+    return written
+
+
+def refresh_layers(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
+    """Writes the normalisation layers' write-ups (no Graphviz picture in the page, as above)."""
+    from derive.cli_layers import write_layer_derivation
+
+    written = []
+    for name in GOLDEN_LAYERS:
+        files, _, _, pdf = write_layer_derivation(name, out / name, formats, pictures=False)
+        written += files
+        if pdf is not None and not any(path.suffix == ".pdf" for path in files):
+            print(f"{name}: {pdf.message}", file=sys.stderr)
     return written
 
 

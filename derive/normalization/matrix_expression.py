@@ -23,6 +23,9 @@ MATRIX, ROW_VECTOR, COLUMN_VECTOR = "matrix", "row", "column"
 
 # how each leaf prints: LaTeX and NumPy text, in one place
 LEAF_LATEX = {"G": "G", "Xhat": r"\hat X", "gamma": r"\gamma", "s": r"\sqrt{\sigma^2+\epsilon}"}
+# leaves only the planted mistakes read (derive/normalization/mistakes.py): the raw input, and the
+# statistics with epsilon left out
+LEAF_LATEX.update({"X": "X", "s_without_epsilon": r"\sqrt{\sigma^2}", "Xhat_without_epsilon": r"\hat X_0"})
 SIZE_LATEX = {"N": "N", "D": "D"}
 
 

@@ -17,7 +17,8 @@ def statistics(layer: NormalizationLayer, X: np.ndarray, epsilon: float) -> tupl
     mean = X.mean(axis=axis, keepdims=True)
     variance = ((X - mean) ** 2).sum(axis=axis, keepdims=True) / (count - 1 if layer.unbiased else count)
     s = np.sqrt(variance + epsilon)
-    return s, (X - mean) / s
+    with np.errstate(divide="ignore", invalid="ignore"):  # epsilon = 0 for a planted mistake only
+        return s, (X - mean) / s
 
 
 def check_inputs(layer: NormalizationLayer, X, gamma, G=None) -> None:
@@ -43,8 +44,15 @@ def evaluate_gradients(gradients: NormalizationGradients, X, gamma, G, epsilon: 
     s, Xhat = statistics(layer, X, epsilon)
     values = {"G": G, "Xhat": Xhat, "gamma": np.asarray(gamma, dtype=float).reshape(1, -1), "s": s,
               "N": X.shape[0], "D": X.shape[1]}
+    s_without_epsilon, Xhat_without_epsilon = statistics(layer, X, 0.0) if _reads_without_epsilon(gradients) \
+        else (None, None)  # only a planted mistake reads these (mistakes.epsilon_left_out)
+    values.update(X=X, s_without_epsilon=s_without_epsilon, Xhat_without_epsilon=Xhat_without_epsilon)
     result = {}
     for gradient in gradients.gradients:
         value = np.broadcast_to(mx.evaluate(gradient.matrix, values), X.shape if gradient.name == "dX" else (1, X.shape[1]))
         result[gradient.name] = np.array(value).reshape(X.shape) if gradient.name == "dX" else np.array(value).reshape(-1)
     return result
+
+
+def _reads_without_epsilon(gradients: NormalizationGradients) -> bool:
+    return any(mx.leaves(g.matrix) & {"s_without_epsilon", "Xhat_without_epsilon"} for g in gradients.gradients)
