@@ -35,11 +35,7 @@ GOLDEN_LAYERS = ("batchnorm", "layernorm")
 
 def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
     """Writes every golden write-up into `out`/<name>/; returns the files written."""
-    if "html" in formats and shutil.which("dot") is None:
-        # the golden pages hold dot's drawings, as `backprop derive` writes them where Graphviz is
-        # installed; a page written without dot would carry a note instead and differ
-        raise OSError("the golden HTML pages hold Graphviz's pictures: install graphviz (apt-get install "
-                      "graphviz), or leave html out of the formats")
+    _require_dot(formats)
     written = []
     for name, spec in GOLDEN:
         result = write_derivation(spec, out / name, formats)
@@ -51,16 +47,25 @@ def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS
 
 
 def refresh_layers(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
-    """Writes the normalisation layers' write-ups (no Graphviz picture in the page, as above)."""
+    """Writes the normalisation layers' write-ups (the staged graph drawn by dot in the page, as above)."""
     from derive.cli_layers import write_layer_derivation
 
+    _require_dot(formats)
     written = []
     for name in GOLDEN_LAYERS:
-        files, _, _, pdf = write_layer_derivation(name, out / name, formats, pictures=False)
+        files, _, _, pdf = write_layer_derivation(name, out / name, formats)
         written += files
         if pdf is not None and not any(path.suffix == ".pdf" for path in files):
             print(f"{name}: {pdf.message}", file=sys.stderr)
     return written
+
+
+def _require_dot(formats: tuple[str, ...]) -> None:
+    # the golden pages hold dot's drawings, as `backprop derive` writes them where Graphviz is
+    # installed; a page written without dot would carry a note instead and differ
+    if "html" in formats and shutil.which("dot") is None:
+        raise OSError("the golden HTML pages hold Graphviz's pictures: install graphviz (apt-get install "
+                      "graphviz), or leave html out of the formats")
 
 
 if __name__ == "__main__":
