@@ -170,6 +170,10 @@ def read_penalty(spec, used_k: float, used_biases: bool, output: str, params: Se
         betas.append(beta)
     if output == "cost":
         return _read_cost(alphas)
+    # a coefficient that is zero comes out as rounding noise (1e-19): the floor is the penalty's own size
+    floor = COEFFICIENT_MATCH * 2 * used_k
+    alphas = [0.0 if abs(a) <= floor else a for a in alphas]
+    betas = [0.0 if abs(b) <= floor else b for b in betas]
     if not _constant(alphas) or not _constant(betas):
         return None
     return PenaltyReading(output, alphas[0], betas[0])
@@ -258,7 +262,7 @@ def describe_penalties(l2: float, m: int, used: L2Convention, readings: Mapping[
                                      f"where {used.formula} was checked; its data term is right")
             else:
                 add("l2_unnamed", f"the cost's penalty is {reading.weights:.6g} sum W^2 (lambda = {l2:g}, m = {m})")
-            if reading.biases and not used.biases:
+            if abs(reading.biases) > COEFFICIENT_MATCH * max(abs(reading.weights), k_used) and not used.biases:
                 add("bias_regularized", f"the cost adds {reading.biases:.6g} sum b^2")
             continue
         label = f"dJ/d{output}"
@@ -292,6 +296,7 @@ def describe_penalties(l2: float, m: int, used: L2Convention, readings: Mapping[
     halved = [o for o in failing if o[0] == "W" and o in readings and cost_k
               and _close(readings[o].weights, cost_k) and not _close(2 * cost_k, readings[o].weights)]
     if halved:
+        names.add("factor_two")
         findings[:] = [f for f in findings if not (f.key in ("l2_convention", "l2_unnamed")
                                                    and f.detail.startswith(tuple(f"dJ/d{o} " for o in halved)))]
         add("l2_factor_two", f"{', '.join(f'dJ/d{o}' for o in halved)} add{'s' if len(halved) == 1 else ''} "
@@ -299,7 +304,7 @@ def describe_penalties(l2: float, m: int, used: L2Convention, readings: Mapping[
                              f"(cs231n's `reg * W` where `2 * reg * W` belongs)")
     summary = []
     if explained and explained == set(failing) and len(names) == 1 \
-            and not names & {None, "none", "bias", "checked"}:
+            and not names & {None, "none", "bias", "checked", "factor_two"}:
         name = next(iter(names))
         summary.append(f"the only difference is the L2 convention: the code follows {_named(name).formula} "
                        f"({who_writes(name)}); check it with --l2-convention {name} (l2_convention=\"{name}\")")

@@ -365,6 +365,25 @@ def cross_entropy_term(formulas: FormulaSet) -> list[Mistake]:
                     "-(y log(yhat) + (1 - y) log(yhat)): log(yhat) where log(1 - yhat) belongs", tuple(edits))]
 
 
+def quadratic_delta_with_cross_entropy(formulas: FormulaSet) -> list[Mistake]:
+    """Nielsen ch. 3: the quadratic cost's output delta (yhat - y) * f'(z) kept under a cross-entropy,
+    whose dJ/dyhat is not yhat - y (the f'(z) it cancels stays in)."""
+    network, spec = formulas.network, formulas.spec
+    if spec.cost not in ("binary_cross_entropy", "categorical_cross_entropy") or spec.output_activation == "softmax":
+        return []
+    output, targets = network.output.symbol, network.targets.symbol
+    u, v = sp.symbols("u v")
+    quadratic = EntrywiseMap(sp.Lambda((u, v), network.reduction * (u - v)), output, targets)
+    delta = formulas.formula(formulas.output_delta)
+    for node in _matrix_nodes(delta):
+        if isinstance(node, EntrywiseMap) and node.matrices == (output, targets):
+            detail = (f"{formulas.output_delta} = {formula_text(delta.xreplace({node: quadratic}))}: the quadratic "
+                      f"cost's (yhat - y) * f'(z) kept with the cross-entropy, whose delta is yhat - y")
+            return [Mistake("quadratic_delta_with_cross_entropy", "quadratic-cost delta kept with cross-entropy",
+                            detail, ((formulas.output_delta, _node_edit(node, quadratic)),))]
+    return []
+
+
 def _unit_matrix(rows: int, columns: int, row: int, column: int) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix(rows, columns, lambda i, j: 1 if (i, j) == (row, column) else 0)
 
@@ -461,6 +480,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry("bias_regularized", "bias weights regularized", bias_regularized),
     CatalogueEntry("l2_missing", "L2 term left out", l2_missing),
     CatalogueEntry("cross_entropy_term", "wrong cross-entropy term", cross_entropy_term),
+    CatalogueEntry("quadratic_delta_with_cross_entropy", "quadratic-cost delta kept with cross-entropy",
+                   quadratic_delta_with_cross_entropy),
     CatalogueEntry("weight_misplaced", "a weight used in the wrong place", weight_misplaced),
     CatalogueEntry("product_as_sum", "+ typed for * in the forward pass", product_as_sum),
 )

@@ -294,11 +294,12 @@ def own_data(spec: NetworkSpec, seed: int = 0) -> Point | None:
 
 
 def evaluation_points(spec: NetworkSpec, count: int = DEFAULT_POINTS, seed: int = 0,
-                      data: Sequence[Point] = ()) -> tuple[Point, ...]:
+                      data: Sequence[Point] = (), one_hot: bool = False) -> tuple[Point, ...]:
     """The given data points (or the spec's own data), then `count` seeded random points.
 
     Random point k draws parameters (checks.data.random_params) and then data
-    (checks.data.random_data, m = spec.m) from numpy's default_rng(seed + k), k = 1..count.
+    (checks.data.random_data, m = spec.m) from numpy's default_rng(seed + k), k = 1..count; with
+    one_hot, one-hot targets from the same generator (for code that takes class labels).
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"the number of random points must be an integer >= 0, got {count!r}")
@@ -310,6 +311,9 @@ def evaluation_points(spec: NetworkSpec, count: int = DEFAULT_POINTS, seed: int 
         rng = np.random.default_rng(seed + k)
         params = random_params(spec, rng)
         X, Y = random_data(spec, spec.m, rng)
+        if one_hot:  # label-based code (--labels): each example belongs to one class
+            classes = np.eye(spec.sizes[-1])[rng.integers(0, spec.sizes[-1], size=spec.m)]
+            Y = classes if spec.convention == "row" else classes.T.copy()
         points.append(Point(f"random point (seed {seed + k})", X, Y, params))
     if not points:
         raise ValueError("no points to evaluate at: give data or at least one random point")
@@ -806,7 +810,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
         spec = replace(spec, l2=l2_conventions.spec_l2_for(convention, user_l2, spec))
     terms = contract(spec, returns)
     check_signature(fn, terms, name, form)
-    chosen = evaluation_points(spec, points, seed, data)
+    chosen = evaluation_points(spec, points, seed, data, one_hot=form.labels is not None)
     route = derived_gradient_function(spec)
     k = convention.coefficient(user_l2, spec.m)
     observed, derived, full, low_precision = [], [], [], False
