@@ -326,9 +326,17 @@ def bias_regularized(formulas: FormulaSet) -> list[Mistake]:
         else:
             b = network.biases(layer).symbol
             edits.append((f"grad_b{layer}", lambda f, b=b: sp.MatAdd(f, sp.MatMul(factor, b))))
-    what = "the bias row of W" if spec.bias == "unit" else "b"
+    # Ng's bias unit multiplies row 0 of W in row form and column 0 in column form (Theta(:, 1))
+    what = ("row 0 of W (the bias unit's)" if spec.convention == "row" else "column 0 of W (the bias unit's)") \
+        if spec.bias == "unit" else "b"
     return [Mistake("bias_regularized", "bias weights regularized",
-                    f"the L2 term includes {what}: + l2 * {what} in the gradient", tuple(edits))]
+                    f"the L2 term includes {what}: + {_l2_factor(spec)} * {what.split(' (')[0]} in the gradient",
+                    tuple(edits))]
+
+
+def _l2_factor(spec: NetworkSpec) -> str:
+    """How the L2 gradient's coefficient reads: l2, or l2/m for a mean."""
+    return "(l2/m)" if spec.reduction == "mean" else "l2"
 
 
 def l2_missing(formulas: FormulaSet) -> list[Mistake]:
@@ -336,7 +344,8 @@ def l2_missing(formulas: FormulaSet) -> list[Mistake]:
     if formulas.spec.l2 == 0:
         return []
     terms = tuple(n for n in formulas.named("gradient_part") if n.startswith("dR"))
-    return [Mistake("l2_missing", "L2 term left out", "the gradient has no l2 * W term",
+    return [Mistake("l2_missing", "L2 term left out",
+                    f"the gradient has no {_l2_factor(formulas.spec)} * W term",
                     tuple((n, _scaled(0)) for n in terms) + (("J_reg", _scaled(0)),))]
 
 

@@ -602,8 +602,9 @@ def _checked(value, output: str, index: int, terms: Contract, name: str) -> np.n
     if array.shape != expected:
         hint = ""
         if array.shape == expected[::-1]:
+            # one output transposed says little about the form: name both causes
             other = "column" if terms.spec.convention == "row" else "row"
-            hint = f" (the transpose: is the function written for {other} form?)"
+            hint = f" (the transpose: a transpose missing in this output, or code written for {other} form)"
         raise ContractError(f"{name}: {where} has shape {array.shape}; expected {expected} in "
                             f"{terms.spec.convention} form{hint}")
     return array
@@ -934,16 +935,32 @@ def _hints(terms: Contract, verdicts, observed, derived) -> tuple[str, ...]:
     right_above = [layer for layer in layers if not any(o.startswith((f"W{layer}", f"b{layer}")) for o in wrong)]
     first_wrong = next((layer for layer in layers if layer not in right_above), None)
     if first_wrong is not None and any(layer > first_wrong for layer in right_above):
-        hints.append(f"the gradients above layer {first_wrong} are right and dJ/dW{first_wrong} is not: the "
-                     f"mistake is in delta{first_wrong + 1} or in dJ/dW{first_wrong}'s own formula, "
-                     f"not in the forward pass or the output delta")
+        named = [_label(o) for o in terms.outputs if o in wrong and o.startswith((f"W{first_wrong}", f"b{first_wrong}"))]
+        # a wrong bias gradient alone points at its own sum, not at delta (which W shares)
+        where = f"delta{first_wrong + 1} or in {' and '.join(named)}'s own formula" \
+            if any(o.startswith(f"W{first_wrong}") for o in wrong) else f"{' and '.join(named)}'s own formula"
+        hints.append(f"the gradients above layer {first_wrong} are right and {' and '.join(named)} "
+                     f"{'is' if len(named) == 1 else 'are'} not: the mistake is in {where}, not in the forward "
+                     f"pass or the output delta")
+    factors: dict[float, list[str]] = {}
     for output in sorted(wrong, key=terms.outputs.index):
         ratios = []
         for seen, expected in zip(observed, derived):
             d, s = np.ravel(expected[output]), np.ravel(seen[output])
             keep = np.abs(d) > 1e-12 * (np.max(np.abs(d)) if d.size else 0)
             ratios += list(s[keep] / d[keep])
-        if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and ratios[0] not in (0.0, 1.0):
-            hints.append(f"every entry of {_label(output)} is {ratios[0]:.6g} times the derived value: "
-                         f"a constant factor (a learning rate or 1/m folded in, or a sign)")
+        # a ratio of 1 (to float32 rounding) is no constant factor: the output is wrong elsewhere
+        if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and ratios[0] != 0 \
+                and not np.isclose(ratios[0], 1.0, rtol=FLOAT32_TOLERANCE):
+            factors.setdefault(round(float(ratios[0]), 9), []).append(_label(output))
+    m = terms.spec.m
+    for factor, outputs in factors.items():
+        cause = (f"1/m missing (m = {m})" if np.isclose(factor, m) else f"1/m extra (m = {m})"
+                 if np.isclose(factor, 1 / m) else "the sign flipped" if np.isclose(factor, -1)
+                 else "a learning rate or another constant folded in")
+        hints.append(f"every entry of {', '.join(outputs)} is {factor:.6g} times the derived value: a constant "
+                     f"factor ({cause})")
+    cost = next((v for v in verdicts if v.output == "cost"), None)
+    if cost is not None and cost.agree and wrong:
+        hints.append("the cost is right: the mistake is in the code of the gradients alone")
     return tuple(hints)
