@@ -160,3 +160,19 @@ def test_float32_code_is_judged_at_float32_tolerance_not_called_wrong():
                               form=CallingForm(labels=0))
     assert verdict.passed and verdict.float32
     assert "1 times the derived value" not in verdict.report()
+
+
+def test_a_product_whose_shapes_do_not_multiply_names_the_missing_transpose(capsys, tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text("import numpy as np\n\n"
+                    "def fn(X, y, W1, W2):\n"
+                    "    a2 = 1 / (1 + np.exp(-(X @ W1)))\n"
+                    "    yhat = 1 / (1 + np.exp(-(a2 @ W2)))\n"
+                    "    delta3 = (yhat - y) * yhat * (1 - yhat)\n"
+                    "    delta2 = (delta3 @ W2) * a2 * (1 - a2)\n"
+                    "    return X.T @ delta2, a2.T @ delta3\n")
+    code = main(["verify", f"{path}:fn"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert f"(at {path}:7) in `delta2 = (delta3 @ W2) * a2 * (1 - a2)`" in err
+    assert "delta3 (4x1) times W2 (3x1) do not multiply: W2 (3x1) needs its transpose here (delta3 @ W2.T)" in err
