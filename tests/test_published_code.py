@@ -176,3 +176,20 @@ def test_a_product_whose_shapes_do_not_multiply_names_the_missing_transpose(caps
     assert code == 2
     assert f"(at {path}:7) in `delta2 = (delta3 @ W2) * a2 * (1 - a2)`" in err
     assert "delta3 (4x1) times W2 (3x1) do not multiply: W2 (3x1) needs its transpose here (delta3 @ W2.T)" in err
+
+
+def test_the_pytest_helper_takes_the_convention_and_the_calling_form():
+    from checks.pytest_helpers import assert_gradients_match
+
+    sys.path.insert(0, str(PUBLISHED))
+    try:
+        import cs231n_two_layer
+    finally:
+        sys.path.remove(str(PUBLISHED))
+    spec = parse_spec("4-5-3", activation="relu", output_activation="softmax", cost="categorical_cross_entropy",
+                      reduction="mean", bias="vector", m=6, l2=0.05)
+    assert_gradients_match(cs231n_two_layer.loss, spec, "cost,gradients", l2_convention="cs231n",
+                           form=CallingForm(labels=0))
+    with pytest.raises(AssertionError, match="the factor 2 of the square left out"):
+        assert_gradients_match(cs231n_two_layer.loss_reg_without_two, spec, "cost,gradients",
+                               l2_convention="cs231n", form=CallingForm(labels=0))
