@@ -90,9 +90,10 @@ def split_entry(output: str) -> tuple[str, tuple[int, int] | None]:
     return name, (row, column)
 
 
-@lru_cache(maxsize=32)
 def cached_derivation(spec: NetworkSpec) -> Derivation:
-    return derive_rule(spec)
+    """derive_rule(spec) through the derived route's cache: one derivation per spec, not two."""
+    from checks.derived_route import cached_derivation as shared
+    return shared(spec)
 
 
 @lru_cache(maxsize=32)

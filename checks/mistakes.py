@@ -326,9 +326,17 @@ def bias_regularized(formulas: FormulaSet) -> list[Mistake]:
         else:
             b = network.biases(layer).symbol
             edits.append((f"grad_b{layer}", lambda f, b=b: sp.MatAdd(f, sp.MatMul(factor, b))))
-    what = "the bias row of W" if spec.bias == "unit" else "b"
+    # Ng's bias unit multiplies row 0 of W in row form and column 0 in column form (Theta(:, 1))
+    what = ("row 0 of W (the bias unit's)" if spec.convention == "row" else "column 0 of W (the bias unit's)") \
+        if spec.bias == "unit" else "b"
     return [Mistake("bias_regularized", "bias weights regularized",
-                    f"the L2 term includes {what}: + l2 * {what} in the gradient", tuple(edits))]
+                    f"the L2 term includes {what}: + {_l2_factor(spec)} * {what.split(' (')[0]} in the gradient",
+                    tuple(edits))]
+
+
+def _l2_factor(spec: NetworkSpec) -> str:
+    """How the L2 gradient's coefficient reads: l2, or l2/m for a mean."""
+    return "(l2/m)" if spec.reduction == "mean" else "l2"
 
 
 def l2_missing(formulas: FormulaSet) -> list[Mistake]:
@@ -336,7 +344,8 @@ def l2_missing(formulas: FormulaSet) -> list[Mistake]:
     if formulas.spec.l2 == 0:
         return []
     terms = tuple(n for n in formulas.named("gradient_part") if n.startswith("dR"))
-    return [Mistake("l2_missing", "L2 term left out", "the gradient has no l2 * W term",
+    return [Mistake("l2_missing", "L2 term left out",
+                    f"the gradient has no {_l2_factor(formulas.spec)} * W term",
                     tuple((n, _scaled(0)) for n in terms) + (("J_reg", _scaled(0)),))]
 
 
@@ -363,6 +372,25 @@ def cross_entropy_term(formulas: FormulaSet) -> list[Mistake]:
             break
     return [Mistake("cross_entropy_term", "wrong cross-entropy term",
                     "-(y log(yhat) + (1 - y) log(yhat)): log(yhat) where log(1 - yhat) belongs", tuple(edits))]
+
+
+def quadratic_delta_with_cross_entropy(formulas: FormulaSet) -> list[Mistake]:
+    """Nielsen ch. 3: the quadratic cost's output delta (yhat - y) * f'(z) kept under a cross-entropy,
+    whose dJ/dyhat is not yhat - y (the f'(z) it cancels stays in)."""
+    network, spec = formulas.network, formulas.spec
+    if spec.cost not in ("binary_cross_entropy", "categorical_cross_entropy") or spec.output_activation == "softmax":
+        return []
+    output, targets = network.output.symbol, network.targets.symbol
+    u, v = sp.symbols("u v")
+    quadratic = EntrywiseMap(sp.Lambda((u, v), network.reduction * (u - v)), output, targets)
+    delta = formulas.formula(formulas.output_delta)
+    for node in _matrix_nodes(delta):
+        if isinstance(node, EntrywiseMap) and node.matrices == (output, targets):
+            detail = (f"{formulas.output_delta} = {formula_text(delta.xreplace({node: quadratic}))}: the quadratic "
+                      f"cost's (yhat - y) * f'(z) kept with the cross-entropy, whose delta is yhat - y")
+            return [Mistake("quadratic_delta_with_cross_entropy", "quadratic-cost delta kept with cross-entropy",
+                            detail, ((formulas.output_delta, _node_edit(node, quadratic)),))]
+    return []
 
 
 def _unit_matrix(rows: int, columns: int, row: int, column: int) -> sp.ImmutableMatrix:
@@ -461,6 +489,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry("bias_regularized", "bias weights regularized", bias_regularized),
     CatalogueEntry("l2_missing", "L2 term left out", l2_missing),
     CatalogueEntry("cross_entropy_term", "wrong cross-entropy term", cross_entropy_term),
+    CatalogueEntry("quadratic_delta_with_cross_entropy", "quadratic-cost delta kept with cross-entropy",
+                   quadratic_delta_with_cross_entropy),
     CatalogueEntry("weight_misplaced", "a weight used in the wrong place", weight_misplaced),
     CatalogueEntry("product_as_sum", "+ typed for * in the forward pass", product_as_sum),
 )

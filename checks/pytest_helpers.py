@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from checks.formula_program import cached_derivation, formula_text
-from checks.verify_function import (DEFAULT_POINTS, DEFAULT_TIMEOUT, VERDICT_TOLERANCE, Point, as_spec,
-                                    verify_function)
+from checks.verify_function import (DEFAULT_POINTS, DEFAULT_TIMEOUT, PLAIN, VERDICT_TOLERANCE, CallingForm,
+                                    Point, as_spec, verify_function)
 from derive.spec import NetworkSpec
 
 UPDATE_VARIABLE = "BACKPROP_UPDATE_SNAPSHOTS"
@@ -33,12 +33,17 @@ UPDATE_VARIABLE = "BACKPROP_UPDATE_SNAPSHOTS"
 
 def assert_gradients_match(fn: Callable, spec: NetworkSpec | str, returns: str | Sequence[str] = "gradients",
                            points: int = DEFAULT_POINTS, seed: int = 0, data: Sequence[Point] = (),
-                           tolerance: float = VERDICT_TOLERANCE, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+                           tolerance: float = VERDICT_TOLERANCE, timeout: float | None = DEFAULT_TIMEOUT,
+                           l2_convention: str | None = None, form: CallingForm = PLAIN) -> None:
     """Asserts that fn's gradients (or deltas, or cost) equal the derived ones at every point.
 
     fn follows checks.verify_function's contract: fn(X, y, W1, [b1,] W2, ...) -> (dJ/dW1, ...).
     spec is a NetworkSpec or a spec string such as "2-3-1" (sigmoid throughout; parse_spec builds
     others); timeout limits each call of fn, in seconds (see checks.verify_function.DEFAULT_TIMEOUT).
+    data is a sequence of checks.verify_function.Point(label, X, Y, params) to evaluate at;
+    l2_convention names the L2 penalty fn writes ("cs231n", "welch", "ng", ...; see
+    checks/l2_conventions.py); form says how fn takes its data (CallingForm: labels, per_example,
+    names).
 
     Raises:
         AssertionError: naming the first wrong output, its worst entry, the function's and the
@@ -48,7 +53,7 @@ def assert_gradients_match(fn: Callable, spec: NetworkSpec | str, returns: str |
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this helper's
     verdict = verify_function(fn, as_spec(spec), returns, points=points, seed=seed, data=data,
-                              tolerance=tolerance, timeout=timeout)
+                              tolerance=tolerance, timeout=timeout, l2_convention=l2_convention, form=form)
     if verdict.passed:
         return
     first = verdict.failures[0]

@@ -45,6 +45,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="how long each call of the function may take before verify gives up with "
                              "exit 2 (default 30; POSIX main thread only, see the README)")
+    verify.add_argument("--l2-convention", default=None, metavar="NAME",
+                        help="the L2 penalty the code writes, with --l2 as its lambda: half-mean (ng, "
+                             "nielsen: lambda/(2m) sum W^2), half (welch: (lambda/2) sum W^2), full "
+                             "(cs231n: lambda sum W^2), full-mean ((lambda/m) sum W^2); +biases to "
+                             "penalize the biases too (default: the spec's, (lambda/2) sum W^2, divided "
+                             "by m for a mean)")
+    verify.add_argument("--labels", type=int, choices=(0, 1), default=None, metavar="FIRST",
+                        help="pass y as integer class labels counted from FIRST (0: cs231n, 1: Ng's "
+                             "ex4) instead of one-hot targets")
+    verify.add_argument("--per-example", action="store_true",
+                        help="the function takes one example (x, y) and the tool sums its outputs over "
+                             "the batch (Nielsen's backprop(x, y))")
+    verify.add_argument("--names", default=None, metavar="USER=OURS,...",
+                        help="the user's parameter names: Theta1=W1,Theta2=W2 or weights[0]=W1,"
+                             "biases[0]=b1; for returned dict keys and a bound method's attributes")
+    verify.add_argument("--data", default=None, metavar="FILE",
+                        help="a JSON data file {\"X\": ..., \"y\": ...} (checks/param_files.py) "
+                             "to evaluate at, instead of the spec's own data; its m is the batch size")
+    verify.add_argument("--params", default=None, metavar="FILE",
+                        help="a JSON parameter file {\"W1\": ..., ...} for the --data point "
+                             "(default: seeded random weights)")
     add_spec_options(verify)
     verify.set_defaults(handler=run_verify)
 
@@ -84,10 +105,15 @@ def run_verify(args: argparse.Namespace) -> int:
             contract (ContractError), raises, exits or runs past --timeout; a bad --tolerance or
             --timeout; inputs whose values overflow float64 (NotFinite).
     """
-    from checks.verify_function import (DEFAULT_TIMEOUT, VERDICT_TOLERANCE, check_timeout, check_tolerance,
-                                        contract, verify_function)
+    from checks.l2_conventions import l2_convention
+    from checks.verify_function import (DEFAULT_TIMEOUT, VERDICT_TOLERANCE, CallingForm, check_timeout,
+                                        check_tolerance, contract, parse_names, verify_function)
 
     spec = spec_from_args(args)
+    if args.l2_convention is not None:
+        l2_convention(args.l2_convention)  # a bad name is reported before the user's file runs
+    form = CallingForm(labels=args.labels, per_example=args.per_example, names=parse_names(args.names))
+    data, spec = _data_points(args, spec)
     contract(spec, args.returns)  # a bad --returns is reported before the user's file runs
     try:  # bad options are reported before the user's file runs, too
         tolerance = check_tolerance(VERDICT_TOLERANCE if args.tolerance is None else args.tolerance)
@@ -96,10 +122,35 @@ def run_verify(args: argparse.Namespace) -> int:
         flag = "--tolerance" if "tolerance" in str(error) else "--timeout"
         raise ValueError(f"{flag}: {error}") from None
     fn, label = load_function(args.target)
-    verdict = verify_function(fn, spec, args.returns, points=args.points, seed=args.seed,
-                              tolerance=tolerance, name=label, timeout=timeout)
+    verdict = verify_function(fn, spec, args.returns, points=args.points, seed=args.seed, data=data,
+                              tolerance=tolerance, name=label, timeout=timeout,
+                              l2_convention=args.l2_convention, form=form)
     print(verdict.report())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
+
+
+def _data_points(args: argparse.Namespace, spec):
+    """The --data point (with --params or seeded weights), and the spec with the file's m.
+
+    Raises:
+        ValueError: --params without --data; a file that does not fit the spec (ParameterFileError).
+    """
+    if args.data is None:
+        if args.params is not None:
+            raise ValueError("--params needs --data: the parameters are used at the data file's examples")
+        return (), spec
+    from dataclasses import replace
+
+    from checks.data import random_params
+    from checks.param_files import read_data, read_params
+    from checks.verify_function import Point
+
+    X, y = read_data(args.data, spec)
+    m = X.shape[0] if spec.convention == "row" else X.shape[1]
+    spec = replace(spec, m=m)
+    params = read_params(args.params, spec) if args.params is not None else random_params(spec, args.seed)
+    label = f"{args.data}" + (f" with {args.params}" if args.params else f" with weights from seed {args.seed}")
+    return (Point(label, X, y, params),), spec
 
 
 def run_verify_formula(args: argparse.Namespace) -> int:
@@ -146,6 +197,10 @@ def run_verify_formula(args: argparse.Namespace) -> int:
 def load_function(target: str) -> tuple[Callable, str]:
     """Imports FILE.py and returns (its FUNCTION, "FILE.py:FUNCTION").
 
+    FUNCTION may be OBJECT.METHOD, an object the file creates and one of its methods (Welch Labs'
+    NN.costFunctionPrime): bound to it, the method may take (X, y) only and read its weights from
+    the object, where verify sets them before each call.
+
     Importing runs the file's top-level code, as `import` does; nothing else of it runs here.
 
     Raises:
@@ -155,8 +210,8 @@ def load_function(target: str) -> tuple[Callable, str]:
     path_text, colon, name = target.rpartition(":")
     if not colon or not path_text or not name:
         raise ValueError(f"expected FILE.py:FUNCTION, got {target!r}")
-    if not name.isidentifier():
-        raise ValueError(f"{name!r} is not a Python function name (in {target!r})")
+    if not all(part.isidentifier() for part in name.split(".")):
+        raise ValueError(f"{name!r} is not a Python function name, or OBJECT.METHOD (in {target!r})")
     path = Path(path_text)
     if path.suffix != ".py":
         raise ValueError(f"{path} is not a .py file; expected FILE.py:FUNCTION")
@@ -176,7 +231,9 @@ def load_function(target: str) -> tuple[Callable, str]:
     except (Exception, SystemExit) as error:  # the user's top-level code: report, do not crash
         sys.modules.pop(module_name, None)
         raise ValueError(f"importing {path} raised {type(error).__name__}: {error}") from None
-    function = getattr(module, name, None)
+    function = module
+    for part in name.split("."):  # OBJECT.METHOD: a bound method of an object the file creates
+        function = getattr(function, part, None)
     if function is None:
         defined = sorted(n for n, v in vars(module).items()
                          if inspect.isfunction(v) and v.__module__ == module_name)

@@ -107,7 +107,7 @@ COMMAND_LINE = [
     _case("verify {d}/functions.py:complex_gradients", "is complex; expected real numbers", "verify-complex"),
     _case("verify {d}/functions.py:unreadable", "reading what it returned raised RuntimeError", "verify-array-raises"),
     _case("verify {d}/functions.py:strings", "is not an array of numbers (got str)", "verify-returns-strings"),
-    _case("verify {d}/functions.py:transposed", "(the transpose: is the function written", "verify-transposed"),
+    _case("verify {d}/functions.py:transposed", "(the transpose: a transpose missing in this output, or code written", "verify-transposed"),
     _case("verify {d}/exits_on_import.py:f", "importing", "verify-exit-on-import"),
     _case("verify {d}/missing.py:f", "no such file", "verify-missing-file"),
     # verify: options

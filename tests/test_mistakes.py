@@ -48,7 +48,10 @@ def planted_backprop(spec, mistake=None):
         yhat = sigmoid(z3)
         delta3 = {"sign_flipped": (y - yhat) / m, "mean_missing": yhat - y, "mean_extra": (yhat - y) / m / m,
                   # d/dz of -(y log yhat + (1 - y) log yhat) = -log yhat, over m: (yhat - 1) / m
-                  "cross_entropy_term": (yhat - 1.0) / m}.get(mistake, (yhat - y) / m)
+                  "cross_entropy_term": (yhat - 1.0) / m,
+                  # Nielsen ch. 3: the quadratic cost's (yhat - y) * sigma'(z3) kept under cross-entropy
+                  "quadratic_delta_with_cross_entropy": (yhat - y) * sigmoid_prime(z3) / m,
+                  }.get(mistake, (yhat - y) / m)
         fp = {"derivative_of_activation": sigmoid_prime(a2),
               "derivative_form_on_z": z2 * (1 - z2)}.get(mistake, sigmoid_prime(z2))
         back = {

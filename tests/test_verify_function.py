@@ -152,7 +152,7 @@ def test_wrong_output_shape_says_which_and_what_was_expected():
         return dW1.T, dW2
 
     with pytest.raises(ContractError, match=r"output 1 of 2 \(dJ/dW1\) has shape \(3, 2\); expected \(2, 3\) in "
-                                            r"row form \(the transpose: is the function written for column form\?\)"):
+                                            r"row form \(the transpose: a transpose missing in this output, or code written for column form\)"):
         verify_function(transposed, XOR_SPEC)
 
 
