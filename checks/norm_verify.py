@@ -15,12 +15,11 @@ function's numbers are named.
 from __future__ import annotations
 
 import math
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+
+from checks.time_limit import TimeUp, time_limit
 
 # relative to each output's largest entry: rounding in a correct float64 backward is ~1e-15; a
 # catalogued mistake moves an output by far more than 1e-9 of its scale at these points
@@ -38,33 +37,6 @@ _DERIVED_NAMES = {"dx": "dX", "dgamma": "dgamma", "dbeta": "dbeta"}
 
 class ContractError(ValueError):
     """A function whose outputs do not fit fn(x, gamma, beta, dout, eps) -> (dx, dgamma, dbeta)."""
-
-
-class _TimeUp(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(seconds: float | None):
-    """_TimeUp in the main thread after `seconds` (SIGALRM: POSIX, main thread, between bytecodes;
-    elsewhere, or with None, no limit). It repeats every second, so catching it once does not help."""
-    if seconds is None or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    running = [True]
-
-    def on_alarm(signum, frame):
-        if running[0]:
-            raise _TimeUp()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
-        yield
-    finally:
-        running[0] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def check_timeout(timeout) -> float:
@@ -130,7 +102,7 @@ def call_function(fn, x, gamma, beta, dout, epsilon: float, timeout: float | Non
     try:
         with time_limit(timeout):
             result = fn(x.copy(), gamma.copy(), beta.copy(), dout.copy(), epsilon)
-    except _TimeUp:
+    except TimeUp:
         raise ContractError(f"the function ran past the time limit of {timeout:g} s (--timeout)") from None
     except SystemExit as error:
         raise ContractError(f"the function called sys.exit({error.code!r})") from None

@@ -21,12 +21,9 @@ from __future__ import annotations
 import inspect
 import math
 import re
-import signal
-import threading
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,6 +31,7 @@ from checks import formula_program, l2_conventions, mistakes
 from checks.shape_reasoning import shape_reasoning
 from checks.data import random_data, random_params, xor_data
 from checks.derived_route import derived_gradient_function
+from checks.time_limit import TimeUp, time_limit
 from checks.verify import check_finite_values
 from checks.numpy_backprop import Backprop, backprop, check_spec, parameter_shapes
 from derive.spec import NetworkSpec, SpecError, parse_spec
@@ -59,7 +57,7 @@ FLOAT32_TOLERANCE = 1e-4
 
 # How long one call of the function may take, in seconds. A hand-written backprop of a net small
 # enough to check by hand returns in milliseconds; 30 s leaves room for a slow, shared machine and
-# still ends a function that never returns. Enforced with SIGALRM (see _time_limit): POSIX, main
+# still ends a function that never returns. Enforced with SIGALRM (see checks/time_limit.py): POSIX, main
 # thread only, and only between Python bytecodes (a single long C call is not interrupted).
 DEFAULT_TIMEOUT = 30.0
 
@@ -76,11 +74,6 @@ class ContractError(ValueError):
 
 class FunctionTimeout(ContractError):
     """The function did not return within the time limit."""
-
-
-class _Alarm(BaseException):
-    # BaseException, not Exception: a bare `except Exception` in the user's code does not swallow it
-    pass
 
 
 def check_tolerance(tolerance) -> float:
@@ -367,7 +360,7 @@ def call_with_precision(fn: Callable, terms: Contract, point: Point, name: str =
     # Reading what fn returned runs its code too (__array__, __len__, a Mapping's items): all of
     # it is under the same time limit and the same "any exception is a contract error" rule.
     try:
-        with _time_limit(timeout):
+        with time_limit(timeout):
             if form.per_example:
                 examples = X.shape[0] if terms.spec.convention == "row" else X.shape[1]
                 total, low = None, False
@@ -378,7 +371,7 @@ def call_with_precision(fn: Callable, terms: Contract, point: Point, name: str =
                     low = low or low_n
                 return total, low
             return _one_call(fn, terms, form, point, name, X, np.array(Y), params)
-    except _Alarm:
+    except TimeUp:
         raise FunctionTimeout(f"{name} did not return within {timeout:g} s at {point.label}; a function "
                               f"that never returns cannot be checked (raise the limit with --timeout, or "
                               f"timeout= in the API)") from None
@@ -476,37 +469,6 @@ def _raised(error: BaseException, fn: Callable) -> str:
     where = (f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else "") + \
         (f" in `{mine[-1].line}`" if mine and mine[-1].line else "")
     return what + where + shape_reasoning(error, own)
-
-
-@contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raises _Alarm in the main thread when the body runs longer than `seconds`.
-
-    A thread cannot be stopped from outside, and a subprocess would need fn to be importable by
-    name (a lambda or closure is not): so SIGALRM. Its limits: POSIX only, the main thread only
-    (elsewhere, and with seconds None, there is no limit), and the alarm is seen between Python
-    bytecodes, so one long C call (a huge matrix product) finishes first. It repeats every
-    second after the first, so a function that catches it once still ends.
-    """
-    if seconds is None or not hasattr(signal, "setitimer") \
-            or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    running = [True]
-
-    def on_alarm(signum, frame):
-        if running[0]:  # an alarm arriving while the limit is being lifted is ignored
-            raise _Alarm()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
-        yield
-    finally:
-        running[0] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _unpack(result, terms: Contract, name: str, form: CallingForm = PLAIN) -> list:
