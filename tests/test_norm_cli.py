@@ -93,6 +93,7 @@ def test_check_layer_refuses_a_figure_that_is_not_svg_before_any_work(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.needs_dot
 def test_graph_layer_draws_the_staged_graph(tmp_path, capsys):
     assert main(["graph", "--layer", "batchnorm", "--out", str(tmp_path), "--formats", "svg"]) == 0
     out = capsys.readouterr().out
