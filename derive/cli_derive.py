@@ -9,6 +9,7 @@ import argparse
 import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from derive.api import derive
 from derive.cli_spec import add_spec_options, spec_from_args
@@ -155,17 +156,29 @@ class Result:
 
 
 def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
-                     notation: LatexNotation = LatexNotation(), pictures: bool = True,
+                     notation: LatexNotation = LatexNotation(),
                      size_limit_factor: float = 1.0) -> Result:
     """Derives, proves and checks `spec`, then writes the chosen formats into `folder`.
 
     The files of the document (.tex, .md, .html, .pdf) are written together: all or none of them
-    change. pictures=False leaves Graphviz's drawings out of the HTML page (the golden pages: dot's
-    output differs between Graphviz versions); the page says so where they would be.
+    change. Without Graphviz the HTML page says so where each picture would be.
     """
     derivation = derive(spec, size_limit_factor=size_limit_factor)
     numeric, reason = numeric_table(spec)
     document = build_document(derivation, numeric, reference(spec, notation), notation)
+    written, pdf = write_document(
+        folder, document, formats,
+        lambda: document_html(document, derivation, html_pictures(spec), notation))
+    return Result(derivation, numeric, reason, tuple(written), pdf)
+
+
+def write_document(folder: Path, document, formats: tuple[str, ...],
+                   html_page: Callable[[], str]) -> tuple[list[Path], CompileResult | None]:
+    """Renders `document` in the chosen formats and writes them into `folder` together.
+
+    html_page renders the page (only called when html is chosen). Returns the files written and
+    the PDF's compile result (None when pdf was not chosen).
+    """
     tex = document_latex(document)
     files = {}
     if "tex" in formats:
@@ -173,8 +186,7 @@ def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
     if "md" in formats:
         files[f"{STEM}.md"] = document_markdown(document).encode("utf-8")
     if "html" in formats:
-        page = document_html(document, derivation, html_pictures(spec, draw=pictures), notation)
-        files[f"{STEM}.html"] = page.encode("utf-8")
+        files[f"{STEM}.html"] = html_page().encode("utf-8")
     pdf = None
     if "pdf" in formats:  # typeset first, so the PDF is renamed into place with the others
         content, pdf = typeset(tex, STEM)
@@ -183,7 +195,7 @@ def write_derivation(spec: NetworkSpec, folder: Path, formats: tuple[str, ...],
     written = write_files(folder, files) if files else []
     if pdf is not None and f"{STEM}.pdf" in files:
         pdf = replace(pdf, pdf=Path(folder) / f"{STEM}.pdf")
-    return Result(derivation, numeric, reason, tuple(written), pdf)
+    return written, pdf
 
 
 def summary(result: Result) -> list[str]:

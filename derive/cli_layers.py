@@ -109,15 +109,13 @@ def _checked_sizes(args: argparse.Namespace, kind: str) -> tuple[int, int]:
 
 
 def write_layer_derivation(name: str, folder: Path, formats: tuple[str, ...], examples: int = 4, features: int = 5,
-                           unbiased: bool = False, epsilon: float = 1e-5, pictures: bool = True):
+                           unbiased: bool = False, epsilon: float = 1e-5):
     """Derives, proves and checks one layer and writes its document; returns (written, proofs, numeric, pdf)."""
     from checks.norm_check import PAIRS, ROUTE_TITLES, check_layer, cs231n_point
     from derive.normalization import derive_normalization, prove_all
     from derive.normalization.graph import staged_picture
     from derive.normalization.writeup import build_document, number_latex, page_html
-    from derive.output_files import typeset, write_files
-    from derive.render_latex import document_latex
-    from derive.render_markdown import document_markdown
+    from derive.cli_derive import write_document
     from derive.writeup import NumericTable
 
     kind = layer_kind(name)
@@ -131,20 +129,8 @@ def write_layer_derivation(name: str, folder: Path, formats: tuple[str, ...], ex
         (1e-12, 1e-8, 1e-8),  # shown as "< bound": the figures vary across machines, the file must not
         tuple(c.name for c in verdict.comparisons), tuple(c.errors for c in verdict.comparisons), verdict.agree)
     document = build_document(gradients, proofs, numeric)
-    tex = document_latex(document)
-    files = {}
-    if "tex" in formats:
-        files[f"{STEM}.tex"] = tex.encode("utf-8")
-    if "md" in formats:
-        files[f"{STEM}.md"] = document_markdown(document).encode("utf-8")
-    if "html" in formats:
-        files[f"{STEM}.html"] = page_html(document, (staged_picture(kind, draw=pictures),)).encode("utf-8")
-    pdf = None
-    if "pdf" in formats:
-        content, pdf = typeset(tex, STEM)
-        if content is not None:
-            files[f"{STEM}.pdf"] = content
-    written = write_files(folder, files) if files else []
+    written, pdf = write_document(folder, document, formats,
+                                  lambda: page_html(document, (staged_picture(kind),)))
     return tuple(written), proofs, verdict, pdf
 
 

@@ -75,7 +75,7 @@ def pictures(spec: NetworkSpec, draw: bool = True) -> tuple[Picture, ...]:
 
     Args:
         spec: the network.
-        draw: False leaves both pictures out with LEFT_OUT as the note (the golden pages).
+        draw: False leaves both pictures out with LEFT_OUT as the note (a page that must not depend on dot).
     """
     network_caption = ("The network: forward edges solid, the gradient each backward edge carries "
                        "dashed in red, with shapes.")

@@ -59,18 +59,15 @@ def staged_graph(kind: str) -> graphviz.Digraph:
     return graph
 
 
-def staged_picture(kind: str, draw: bool = True):
-    """The graph as a derive.html_pictures.Picture (SVG inline), or a note when dot is missing or
-    the caller leaves pictures out (golden pages: dot's SVG differs between Graphviz versions)."""
+def staged_picture(kind: str):
+    """The graph as a derive.html_pictures.Picture (SVG inline), or a note when dot is missing."""
     import shutil
 
     from derive.circuit_render import render_graph
-    from derive.html_pictures import LEFT_OUT, NO_DOT, Picture, inline_svg
+    from derive.html_pictures import NO_DOT, Picture, inline_svg
 
     caption = ("The staged computational graph; the three paths from x to J leave x straight to c = x - mu, "
                "into mu, and through c, c^2 and sigma^2 into s.")
-    if not draw:
-        return Picture(caption, None, LEFT_OUT)
     if shutil.which("dot") is None:
         return Picture(caption, None, NO_DOT)
     return Picture(caption, inline_svg(render_graph(staged_graph(kind), "svg")))
