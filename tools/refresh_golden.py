@@ -29,8 +29,10 @@ GOLDEN = (
     ("single-layer-3-2", NetworkSpec((3, 2), ("sigmoid",), m=1)),
 )
 TEXT_FORMATS = ("tex", "md", "html")
-# Normalisation layers (derive/cli_layers.py): output/<name>/ from `backprop derive --layer <name>`.
-GOLDEN_LAYERS = ("batchnorm", "layernorm")
+# One-layer write-ups (each family in derive/cli_layers.py): output/<folder>/ from `backprop derive --layer`.
+from derive.cli_layers import families  # noqa: E402
+
+GOLDEN_LAYERS = tuple(folder for family in families() for folder, _ in family.goldens)
 
 
 def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
@@ -48,15 +50,14 @@ def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS
 
 def refresh_layers(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
     """Writes the normalisation layers' write-ups (the staged graph drawn by dot in the page, as above)."""
-    from derive.cli_layers import write_layer_derivation
-
     _require_dot(formats)
     written = []
-    for name in GOLDEN_LAYERS:
-        files, _, _, pdf = write_layer_derivation(name, out / name, formats)
-        written += files
-        if pdf is not None and not any(path.suffix == ".pdf" for path in files):
-            print(f"{name}: {pdf.message}", file=sys.stderr)
+    for family in families():
+        for folder, layer in family.goldens:
+            result = family.write_golden(layer, out / folder, formats)
+            written += result.written
+            for line in result.summary:
+                print(f"{folder}: {line}", file=sys.stderr)
     return written
 
 
