@@ -88,7 +88,7 @@ def test_gradient_evaluates_in_gf_p_as_its_rational_value_reduced_mod_p():
     import numpy as np
     import sympy as sp
 
-    from derive.modular import PRIME, inverse
+    from derive.proofs.modular import PRIME, inverse
     gradient = derived("batch").dX
     rng = np.random.default_rng(3)
     ints = {name: rng.integers(1, 50, size=shape).astype(object) for name, shape in

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.formula_document import check_document, displayed_lines, read_document
+from checks.diagnose.formula_document import check_document, displayed_lines, read_document
 from derive.cli import main
 from tools.refresh_golden import GOLDEN
 

@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from checks.formula_check import check_formula, parse_matrix_formula
-from derive.expression_parser import FormulaError
-from derive.spec import XOR_SPEC, parse_spec
+from checks.diagnose.user_formula import check_formula, parse_matrix_formula
+from derive.formulas.expression_parser import FormulaError
+from derive.network.spec import XOR_SPEC, parse_spec
 
 SQUARE = parse_spec("3-3-3", m=3)
 COLUMN = parse_spec("2-3-1", convention="column")

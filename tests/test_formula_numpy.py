@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from checks.formula_check import check_formula, parse_matrix_formula
-from checks.formula_program import cached_derivation, formula_text
-from derive.expression_parser import FormulaError
-from derive.spec import XOR_SPEC, parse_spec
+from checks.diagnose.user_formula import check_formula, parse_matrix_formula
+from checks.diagnose.formula_program import cached_derivation, formula_text
+from derive.formulas.expression_parser import FormulaError
+from derive.network.spec import XOR_SPEC, parse_spec
 
 VECTOR_BIAS = parse_spec("2-3-1", bias="vector")
 COLUMN_VECTOR_BIAS = parse_spec("2-3-1", bias="vector", convention="column")

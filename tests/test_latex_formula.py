@@ -3,11 +3,11 @@
 import pytest
 import sympy
 
-from checks.formula_check import check_formula, matrix_grammar
-from checks.formula_document import check_latex
-from derive.expression_parser import node_source
-from derive.latex_formula import EntryFormula, GeneralFormula, LatexError, parse_latex
-from derive.spec import XOR_SPEC, parse_spec
+from checks.diagnose.user_formula import check_formula, matrix_grammar
+from checks.diagnose.formula_document import check_latex
+from derive.formulas.expression_parser import node_source
+from derive.formulas.latex_formula import EntryFormula, GeneralFormula, LatexError, parse_latex
+from derive.network.spec import XOR_SPEC, parse_spec
 
 NG = parse_spec("2-3-1", bias="unit", convention="column", cost="bce", reduction="mean", l2=1.0)
 NIELSEN = parse_spec("2-3-1", convention="column")
@@ -176,7 +176,7 @@ def test_sympy_misreadings_named_in_known_md_are_read_right_here():
     ("x" * 2001, "the limit is 2000"),
 ])
 def test_latex_past_the_parsers_limits_is_refused(latex, message):
-    from derive.expression_parser import FormulaError
+    from derive.formulas.expression_parser import FormulaError
     with pytest.raises(FormulaError, match=message):
         verdicts(latex, XOR_SPEC, "delta2")
 

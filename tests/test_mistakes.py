@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from checks import formula_program, mistakes
-from checks.data import random_data, random_params
-from checks.numpy_backprop import backprop
-from checks.verify_function import verify_function
-from derive.spec import NetworkSpec, parse_spec
+from checks.diagnose import formula_program, mistakes
+from checks.inputs.data import random_data, random_params
+from checks.handwritten.network import backprop
+from checks.diagnose.user_function import verify_function
+from derive.network.spec import NetworkSpec, parse_spec
 
 # Every dimension 3 (inputs, hidden, outputs, examples): every transpose and product variant has
 # shapes that fit, so every catalogue entry applies. Mean, L2 and vector biases make the 1/m,

@@ -1,4 +1,4 @@
-"""checks/norm_verify.py and checks/norm_check.py: each catalogued mistake named, each checker shown to fail."""
+"""checks/normalization/verify.py and checks/normalization/check.py: each catalogued mistake named, each checker shown to fail."""
 
 import importlib.util
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks.norm_check import check_layer, cs231n_point
-from checks.norm_verify import ContractError, verify_layer_function
+from checks.normalization.check import check_layer, cs231n_point
+from checks.normalization.verify import ContractError, verify_layer_function
 from derive.normalization import derive_normalization
 from derive.normalization.mistakes import CATALOGUE, mean_path_dropped
 

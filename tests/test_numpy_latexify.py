@@ -3,10 +3,10 @@
 import latexify
 import pytest
 
-import checks.numpy_backprop as hand_written
-from derive.naming import LatexNotation
-from derive.numpy_latexify import reference_functions, render
-from derive.spec import XOR_SPEC, NetworkSpec
+import checks.handwritten.network as hand_written
+from derive.network.naming import LatexNotation
+from derive.writeup.numpy_latexify import reference_functions, render
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 
 def matrix_then_hadamard(A, B, C):

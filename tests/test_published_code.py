@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks import l2_conventions
-from checks.verify_function import CallingForm, verify_function
+from checks.diagnose import l2_conventions
+from checks.diagnose.user_function import CallingForm, verify_function
 from derive.cli import main
-from derive.spec import parse_spec
+from derive.network.spec import parse_spec
 
 PUBLISHED = Path(__file__).resolve().parent / "fixtures" / "published"
 WELCH = ["--reduction", "mean", "--l2", "0.0001"]

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks.numpy_backprop import backprop
-from checks.verify_function import (ContractError, Point, contract, evaluation_points, own_data,
+from checks.handwritten.network import backprop
+from checks.diagnose.user_function import (ContractError, Point, contract, evaluation_points, own_data,
                                     verify_function)
-from derive.spec import XOR_SPEC, parse_spec
+from derive.network.spec import XOR_SPEC, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "user_backprop.py"
 COLUMN_BIAS = parse_spec("2-3-2", activation="tanh", output_activation="sigmoid", cost="bce", reduction="mean",
@@ -24,7 +24,7 @@ def load_example():
 
 
 def hand_written(spec, outputs="gradients"):
-    """A correct function under the contract, built on checks/numpy_backprop.py."""
+    """A correct function under the contract, built on checks/handwritten/network.py."""
     names = list(contract(spec).arguments[2:])
 
     def fn(X, y, *params):

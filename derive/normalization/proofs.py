@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derive.modular import PRIME, inverse
+from derive.proofs.modular import PRIME, inverse
 from derive.normalization import matrix_expression as mx
 from derive.normalization.derivation import NormalizationGradients, p, q, reduce_entry
 from derive.normalization.errors import check_sizes
