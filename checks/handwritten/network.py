@@ -66,6 +66,9 @@ ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation(lambda z, axis: np.tanh(z), lambda z: 1.0 - np.tanh(z) ** 2),
     # relu'(0) = 0: a documented choice (SymPy's Heaviside(0) would say 1/2)
     "relu": Activation(lambda z, axis: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
+    # slope 0.01 below 0; leaky_relu'(0) = 0.01, as PyTorch's backward (z > 0 ? 1 : slope)
+    "leaky_relu": Activation(lambda z, axis: np.where(z > 0, z, 0.01 * z),
+                             lambda z: np.where(z > 0, 1.0, 0.01)),
     "identity": Activation(lambda z, axis: z, lambda z: np.ones_like(z)),
     # softmax's Jacobian is not diagonal: it is only used fused with cross-entropy (FUSED_OUTPUTS)
     "softmax": Activation(softmax, None),
@@ -95,6 +98,10 @@ COSTS: dict[str, Cost] = {
         lambda y, yhat, axis: (yhat - y) / (yhat * (1.0 - yhat))),
     "categorical_cross_entropy": Cost(lambda y, yhat, axis: -np.sum(y * np.log(yhat), axis=axis),
                                       lambda y, yhat, axis: -y / yhat),
+    # Huber, delta = 1: r^2/2 for |r| <= 1 and |r| - 1/2 beyond, r = yhat - y; its slope is r clipped
+    "huber": Cost(lambda y, yhat, axis: np.sum(np.where(np.abs(yhat - y) <= 1.0, 0.5 * (yhat - y) ** 2,
+                                                        np.abs(yhat - y) - 0.5), axis=axis),
+                  lambda y, yhat, axis: np.clip(yhat - y, -1.0, 1.0)),
 }
 
 

@@ -32,8 +32,8 @@ from sympy.printing.precedence import precedence
 
 from checks.routes.generated_lines import share_common, through_outputs
 from checks.handwritten.network import Backprop
-from derive.network.activations import opaque_pair
-from derive.network.costs import L2_STRENGTH, cost as cost_entry
+from derive.network.activations import ACTIVATION_TABLE, opaque_pair
+from derive.network.costs import L2_STRENGTH, cost as cost_entry, scalar_losses
 from derive.backward.derivation import Derivation, derive_rule
 from derive.formulas.function_source import define_function
 from derive.backward.matrix_ops import EntrywiseMap, is_zero
@@ -265,32 +265,6 @@ class DerivedNumPyPrinter(NumPyPrinter):
     def _print_softplus(self, expr):
         return self._logaddexp(self._print(expr.args[0]))
 
-    def _print_sigmoid(self, expr):
-        # sigma(z) = (1 + tanh(z/2)) / 2: tanh never overflows, so no warning and no inf for any z,
-        # in four array passes like 1/(1 + exp(-z)) (which overflows below z = -709); exact to an
-        # absolute 1e-16, so a tail such as sigma(-700) = e^-700 comes out as 0
-        x = self._print(expr.args[0])
-        return f"(0.5 + 0.5*{self._module_format('numpy.tanh')}(0.5*{x}))"
-
-    def _print_sigmoid_prime(self, expr):
-        # sigma(z) sigma(-z) = e^-|z| / (1 + e^-|z|)^2: even in z, finite and accurate for every z
-        x = self._print(expr.args[0])
-        tail = f"{self._module_format('numpy.exp')}(-{self._module_format('numpy.abs')}({x}))"
-        return f"({tail} / (1 + {tail})**2)"
-
-    def _print_tanh(self, expr):
-        return f"{self._module_format('numpy.tanh')}({self._print(expr.args[0])})"
-
-    def _print_tanh_prime(self, expr):
-        return f"(1 - {self._module_format('numpy.tanh')}({self._print(expr.args[0])})**2)"
-
-    def _print_relu(self, expr):
-        return f"{self._module_format('numpy.maximum')}({self._print(expr.args[0])}, 0.0)"
-
-    def _print_relu_prime(self, expr):
-        # relu'(0) = 0, the choice derive.network.activations documents (and NumPy's z > 0)
-        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
-
     def _print_Heaviside(self, expr):
         # the entrywise oracle differentiates Max(0, x) into Heaviside(x): the same choice, H(0) = 0
         return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
@@ -302,17 +276,35 @@ class DerivedNumPyPrinter(NumPyPrinter):
             text = f"{self._module_format('numpy.maximum')}({text}, {self._print(argument)})"
         return text
 
-    def _print_identity(self, expr):
-        return self._print(expr.args[0])
-
-    def _print_identity_prime(self, expr):
-        return f"{self._module_format('numpy.ones_like')}({self._print(expr.args[0])})"
-
     def _print_f(self, expr):
-        raise NotNumeric("the generic activation f has no numeric value; choose sigmoid, tanh, relu, "
-                         "identity or softmax")
+        *others, last = [name for name, entry in ACTIVATION_TABLE.items() if not entry.is_generic]
+        raise NotNumeric(f"the generic activation f has no numeric value; choose {', '.join(others)} or {last}")
 
     _print_f_prime = _print_f
+
+    def print_template(self, template: str, argument: sp.Expr) -> str:
+        """A table's NumPy code ({x} the argument) with each numpy.NAME through _module_format."""
+        code = re.sub(r"numpy\.\w+", lambda match: self._module_format(match.group(0)), template)
+        text = self._print(argument)
+        # "f({x})" needs no parentheses around a sum; "0.5*{x}" does
+        bare = text if isinstance(argument, (sp.Symbol, sp.MatrixSymbol, sp.Number)) else f"({text})"
+        code = re.sub(r"(?<=\()\{x\}(?=[,)])", lambda _: text, code)
+        return code.replace("{x}", bare)
+
+
+def _template_method(template: str) -> Callable:
+    def print_call(self, expr):
+        return self.print_template(template, expr.args[0])
+    return print_call
+
+
+# Each opaque function of the tables (activations, and the scalar losses of costs such as Huber's
+# rho) prints as its table entry's NumPy code: _print_sigmoid, _print_sigmoid_prime, ...
+for _name, _function, _derivative in [(n, e.numpy_function, e.numpy_derivative) for n, e in ACTIVATION_TABLE.items()] \
+        + [(n, e.numpy_function, e.numpy_derivative) for n, e in scalar_losses().items()]:
+    if _function:
+        setattr(DerivedNumPyPrinter, f"_print_{_name}", _template_method(_function))
+        setattr(DerivedNumPyPrinter, f"_print_{_name}_prime", _template_method(_derivative))
 
 
 def lambdify_matrix(arguments, expression, example_count: int | None = None) -> Callable:

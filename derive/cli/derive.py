@@ -22,6 +22,8 @@ from derive.writeup.html import document_html
 from derive.writeup.latex import document_latex
 from derive.writeup.markdown import document_markdown
 from derive.network.spec import XOR_SPEC, NetworkSpec
+from derive.network.activations import activation as activation_entry
+from derive.network.costs import cost as cost_entry
 from derive.writeup.document import NumericTable, Reference, build_document, describe
 
 FORMATS = ("tex", "md", "html", "pdf")
@@ -75,9 +77,8 @@ def default_name(spec: NetworkSpec) -> str:
     """
     if spec == XOR_SPEC:
         return f"xor-{spec.slug}"
-    short = {"half_sse": "sse", "mse": "mse", "binary_cross_entropy": "bce", "categorical_cross_entropy": "cce"}
-    activations = "-".join(dict.fromkeys(spec.activations))
-    parts = [spec.slug, activations, short[spec.cost], spec.convention]
+    activations = "-".join(dict.fromkeys(activation_entry(name).folder_name for name in spec.activations))
+    parts = [spec.slug, activations, cost_entry(spec.cost).short, spec.convention]
     parts += [f"bias-{spec.bias}"] if spec.bias != "none" else []
     parts += ["mean"] if spec.reduction == "mean" else []
     parts += [f"l2-{spec.l2:g}"] if spec.l2 else []

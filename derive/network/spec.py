@@ -10,22 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax", "f")
-COSTS = ("half_sse", "mse", "binary_cross_entropy", "categorical_cross_entropy")
-COST_ALIASES = {"sse": "half_sse", "bce": "binary_cross_entropy", "cce": "categorical_cross_entropy",
-                "cross_entropy": "categorical_cross_entropy"}
+from derive.network.activations import ACTIVATION_TABLE, ACTIVATIONS
+from derive.network.costs import COST_ALIASES, COST_TABLE, COSTS
+
 REDUCTIONS = ("sum", "mean")
 BIAS_MODES = ("none", "vector", "unit")
 CONVENTIONS = ("row", "column")
-
-# Which output activations each cost accepts: a log needs the output inside (0, 1); the generic f
-# is accepted everywhere because a derivation for an unspecified f claims nothing about its range.
-_COST_OUTPUTS = {
-    "half_sse": ("sigmoid", "tanh", "relu", "identity", "f"),
-    "mse": ("sigmoid", "tanh", "relu", "identity", "f"),
-    "binary_cross_entropy": ("sigmoid", "f"),
-    "categorical_cross_entropy": ("softmax", "sigmoid", "f"),
-}
 
 
 # Every weight and input entry is a SymPy symbol: far past 784-100-10 a derivation would run for
@@ -134,16 +124,17 @@ def _validate(spec: NetworkSpec) -> None:
     for name in spec.activations:
         _one_of("activation", name, ACTIVATIONS)
     for position, name in enumerate(spec.activations[:-1], start=2):
-        if name == "softmax":
-            raise SpecError(f"softmax is accepted on the output layer only, not on hidden layer {position}")
+        if not ACTIVATION_TABLE[name].is_elementwise:
+            raise SpecError(f"{name} is accepted on the output layer only, not on hidden layer {position}")
     _one_of("cost", spec.cost, COSTS)
     _one_of("reduction", spec.reduction, REDUCTIONS)
     _one_of("bias mode", spec.bias, BIAS_MODES)
     _one_of("convention", spec.convention, CONVENTIONS)
-    if spec.output_activation not in _COST_OUTPUTS[spec.cost]:
+    accepted_outputs = COST_TABLE[spec.cost].outputs
+    if spec.output_activation not in accepted_outputs:
         raise SpecError(
             f"cost {spec.cost} does not fit a {spec.output_activation} output; "
-            f"it accepts outputs: {', '.join(_COST_OUTPUTS[spec.cost])}")
+            f"it accepts outputs: {', '.join(accepted_outputs)}")
     if spec.output_activation == "softmax" and spec.cost != "categorical_cross_entropy":
         raise SpecError("a softmax output is accepted with categorical_cross_entropy only")
     if spec.output_activation == "softmax" and spec.sizes[-1] < 2:

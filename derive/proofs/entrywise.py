@@ -14,6 +14,7 @@ import sympy as sp
 
 from derive.backward.derivation import Derivation, target_sum_constraint
 from derive.backward.matrix_ops import entry_of, is_zero
+from derive.network.activations import ACTIVATION_TABLE
 from derive.network.symbols import SymbolicNetwork, forward_values, with_concrete_activations
 from derive.proofs.result import Proof, ProofCheck
 from derive.network.spec import NetworkSpec
@@ -98,8 +99,9 @@ def prove_entrywise(derivation: Derivation, concrete: bool) -> Proof:
                              parameter, start=1, deltas=deltas, concrete=concrete, constraint=constraint,
                              route=route, variable=lambda p, q=parameter: q.entry(*p)))
     caveat = ""
-    if concrete and "relu" in spec.activations:
-        caveat = "relu: compared where z != 0; at z = 0 we take relu'(0) = 0, SymPy's Heaviside(0) = 1/2"
+    kinks = [ACTIVATION_TABLE[name].kink for name in sorted(set(spec.activations)) if ACTIVATION_TABLE[name].kink]
+    if concrete and kinks:
+        caveat = "compared where z != 0; " + "; ".join(kinks)
     if constraint:
         caveat = (caveat + "; " if caveat else "") + "softmax: both sides use sum_k y[n, k] = 1"
     return Proof("entrywise", "every entry of every formula minus SymPy's diff of the whole cost "

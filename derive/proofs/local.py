@@ -44,12 +44,12 @@ def output_identity_check(entry: Activation) -> ProofCheck:
 def _elementwise_check(name: str) -> ProofCheck:
     entry = ACTIVATION_TABLE[name]
     rule, sympy_diff = entry.derivative(_x), sp.diff(entry.function(_x), _x)
-    if name == "relu":
+    if entry.kink:
         # Heaviside(x, 0) against SymPy's Heaviside(x): compare on each side of the kink.
         positive, negative = sp.Symbol("x", positive=True), sp.Symbol("x", negative=True)
         holds = all(sp.simplify((rule - sympy_diff).subs(_x, s)) == 0 for s in (positive, negative))
-        return ProofCheck(f"{name}'(x) = Heaviside(x, 0)", 0, "SymPy diff of Max(0, x), for x != 0",
-                          1, holds, "" if holds else "relu' differs from SymPy's diff")
+        return ProofCheck(f"{name}'(x) = {rule}", 0, f"SymPy diff of {entry.function(_x)}, for x != 0",
+                          1, holds, "" if holds else f"{name}' differs from SymPy's diff")
     # one check per activation (the write-ups list them): the rule, then the identity through f(x)
     failure = "" if sp.simplify(rule - sympy_diff) == 0 else f"the rule for {name}' differs from SymPy's diff"
     if not failure and entry.derivative_from_output is not None:
@@ -89,9 +89,10 @@ def prove_activation_rules(names: set[str], softmax_units: int = 3) -> Proof:
     """
     checks = []
     for name in sorted(names):
-        if name == "f":
+        entry = ACTIVATION_TABLE[name]
+        if entry.is_generic:
             continue
-        checks.append(_softmax_check(softmax_units) if name == "softmax" else _elementwise_check(name))
+        checks.append(_elementwise_check(name) if entry.is_elementwise else _softmax_check(softmax_units))
+    caveat = "; ".join(ACTIVATION_TABLE[name].kink for name in sorted(names) if ACTIVATION_TABLE[name].kink)
     return Proof("local", "each activation's derivative rule equals SymPy's diff of its formula, so "
-                 "the formulas proved for a generic f hold for it", tuple(checks),
-                 "relu'(0) is taken as 0; SymPy's Heaviside(0) is 1/2" if "relu" in names else "")
+                 "the formulas proved for a generic f hold for it", tuple(checks), caveat)

@@ -115,9 +115,8 @@ def _activation_line(ctx: Context, name: str) -> str:
                 r"$\hat{y}_k = e^{z_k} / \sum_j e^{z_j}$, with "
                 r"$\partial \hat{y}_j / \partial z_k = \hat{y}_j ([j = k] - \hat{y}_k)$.")
     value = sp.latex(entry.function(_T))
-    if name == "relu":
-        return (rf"${symbol}(t) = {value}$ and ${symbol}'(t) = [t > 0]$: the derivative at 0 is taken as "
-                "0 (SymPy's Heaviside(0) would say 1/2).")
+    if entry.kink:
+        return rf"${symbol}(t) = {value}$ and ${symbol}'(t) = {entry.derivative_latex}$: {entry.kink}."
     derivative = ctx.tex(entry.derivative_from_output(entry.opaque(_T)))
     return rf"${symbol}(t) = {value}$, ${symbol}'(t) = {derivative}$."
 
