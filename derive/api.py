@@ -54,7 +54,7 @@ def derive(spec: NetworkSpec, proofs: str = "auto", size_limit_factor: float = 1
     if proofs in ("auto", "all", "randomized"):
         steps.append(lambda: prove_randomized(rule))
     if proofs != "none" and set(spec.activations) != {"f"}:  # a generic f has no rule to prove
-        steps.append(lambda: prove_activation_rules(set(spec.activations), spec.sizes[-1]))
+        steps.append(lambda: prove_activation_rules(set(spec.activations), spec.sizes[-1], spec.cost))
     found = [step() for step in progress(steps, "proving")]
     arguments = (index_argument(spec.convention, "dJ/da"), index_argument(spec.convention, "dJ/dW"))
     return dataclasses.replace(rule, proofs=tuple(found), index_arguments=arguments)

@@ -18,6 +18,7 @@ import graphviz
 from derive.circuits.render import (FONT, GRADIENT_COLOR, Cell, latex_table, markdown_table,
                                    render_graph, text_table)
 from derive.network.spec import NetworkSpec
+from derive.network.costs import cost as cost_entry
 
 
 @dataclass(frozen=True)
@@ -62,23 +63,13 @@ def _f_prime(layer: int) -> Text:
     return Text("f′(", "f'(") + _indexed("z", layer) + ")"
 
 
-# dJ/dy-hat for one example, per cost (the definitions of derive/network/costs.py; K outputs).
-_COST_GRADIENTS = {
-    "half_sse": Text("−(y − ŷ)", r"-(y - \hat{y})"),
-    "mse": Text("(2/K)(ŷ − y)", r"\tfrac{2}{K}(\hat{y} - y)"),
-    "binary_cross_entropy": Text("−y/ŷ + (1 − y)/(1 − ŷ)",
-                                 r"-y \oslash \hat{y} + (1 - y) \oslash (1 - \hat{y})"),
-    "categorical_cross_entropy": Text("−y/ŷ", r"-y \oslash \hat{y}"),
-}
-_COSTS = {
-    "half_sse": Text("Σ ½ (y − ŷ)²", r"\sum \tfrac{1}{2} (y - \hat{y})^2"),
-    "mse": Text("Σₙ (1/K) Σₖ (y − ŷ)²", r"\sum_n \tfrac{1}{K} \sum_k (y - \hat{y})^2"),
-    "binary_cross_entropy": Text("−Σ [y log ŷ + (1 − y) log(1 − ŷ)]",
-                                 r"-\sum [y \log \hat{y} + (1 - y) \log(1 - \hat{y})]"),
-    "categorical_cross_entropy": Text("−Σ y log ŷ", r"-\sum y \log \hat{y}"),
-}
-# Output activation and cost pairs whose delta(L) collapses to y-hat - y (the f' cancels).
-_CANONICAL_PAIRS = {("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy")}
+def _cost_gradient(name: str) -> Text:
+    """dJ/dy-hat for one example (derive/network/costs.py's gradient_text; K outputs)."""
+    return Text(*cost_entry(name).gradient_text)
+
+
+def _cost_total(name: str) -> Text:
+    return Text(*cost_entry(name).total_text)
 
 
 @dataclass(frozen=True)
@@ -227,7 +218,7 @@ class _Builder:
         spec = self.spec
         last = spec.layer_count
         self.add("y", _t("y"), self.shape(spec.sizes[-1]), None, "data")
-        cost = _scaled(spec, _COSTS[spec.cost])
+        cost = _scaled(spec, _cost_total(spec.cost))
         if spec.l2:
             cost = cost + Text(" + (λ/2" + ("m" if spec.reduction == "mean" else "") + ") Σ W²",
                                r" + \tfrac{\lambda}{2" + ("m" if spec.reduction == "mean" else "")
@@ -240,9 +231,9 @@ class _Builder:
         spec = self.spec
         last = spec.layer_count
         output_shape = self.shape(spec.sizes[-1])
-        cost_gradient = _scaled(spec, _COST_GRADIENTS[spec.cost])
+        cost_gradient = _scaled(spec, _cost_gradient(spec.cost))
         self.backward(f"a{last}", "J", _partial(Y_HAT) + " = " + cost_gradient, output_shape)
-        if (spec.output_activation, spec.cost) in _CANONICAL_PAIRS:
+        if cost_entry(spec.cost).canonical_output == spec.output_activation:
             delta = _scaled(spec, Text("(ŷ − y)", r"(\hat{y} - y)"))
         else:
             # seed 000 writes delta(3) = -(y - y-hat) f'(z(3)): the cost's gradient, spelled out

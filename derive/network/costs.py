@@ -34,6 +34,9 @@ class Cost:
         gradient_text, total_text: dJ/dyhat of one example and the cost, as (plain text, LaTeX),
             for the network graph.
         canonical_output: the output activation whose f' cancels in delta(L), leaving yhat - y.
+        seed000: seed 000's own cost (half SSE): the write-up compares with seed 000's formulas
+            and, with one layer and one example, with the classic delta rule.
+        remark: a sentence the write-up adds after J (a definition the loss relies on).
         scalar: for a loss written through a scalar function of the residual r = yhat - y (Huber),
             that function's SymPy form, derivative, NumPy code ({x} the argument), LaTeX and kink
             note; the loss uses it as the opaque function `name` (derive.network.activations.opaque_pair),
@@ -50,6 +53,8 @@ class Cost:
     gradient_text: tuple[str, str] = ("", "")
     total_text: tuple[str, str] = ("", "")
     canonical_output: str | None = None
+    seed000: bool = False
+    remark: str = ""
     scalar: "ScalarLoss | None" = None
 
 
@@ -107,7 +112,8 @@ COST_TABLE: dict[str, Cost] = {
     "half_sse": Cost("half_sse", _half_sse, r"\sum_k \tfrac{1}{2}\,(y_k - \hat{y}_k)^2",
                      "half sum of squared errors", short="sse", outputs=_REAL_OUTPUTS,
                      gradient_text=("−(y − ŷ)", r"-(y - \hat{y})"),
-                     total_text=("Σ ½ (y − ŷ)²", r"\sum \tfrac{1}{2} (y - \hat{y})^2")),
+                     total_text=("Σ ½ (y − ŷ)²", r"\sum \tfrac{1}{2} (y - \hat{y})^2"), seed000=True,
+                     remark=r"This is seed 000's $J = \sum \frac{1}{2} (y - \hat{y})^2$."),
     "mse": Cost("mse", _mse, r"\frac{1}{K}\sum_k (y_k - \hat{y}_k)^2", "mean squared error", short="mse",
                 outputs=_REAL_OUTPUTS,
                 gradient_text=("(2/K)(ŷ − y)", r"\tfrac{2}{K}(\hat{y} - y)"),
@@ -131,6 +137,9 @@ COST_TABLE: dict[str, Cost] = {
         outputs=_REAL_OUTPUTS,
         gradient_text=("clip(ŷ − y, −1, 1)", r"\operatorname{clip}(\hat{y} - y, -1, 1)"),
         total_text=("Σ huber(ŷ − y)", r"\sum \operatorname{huber}(\hat{y} - y)"),
+        remark=r"Here $\operatorname{huber}(r) = \tfrac{1}{2} r^2$ for $|r| \le 1$ and $|r| - \tfrac{1}{2}$ "
+               r"beyond, so $\operatorname{huber}'(r) = \operatorname{clip}(r, -1, 1)$, continuous: no "
+               "convention is needed at the joins.",
         scalar=ScalarLoss(_huber_function, _huber_derivative,
                           numpy_function="numpy.where(numpy.abs({x}) <= 1, 0.5*{x}**2, numpy.abs({x}) - 0.5)",
                           numpy_derivative="numpy.clip({x}, -1.0, 1.0)", latex=r"\operatorname{huber}",

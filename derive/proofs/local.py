@@ -12,6 +12,7 @@ from functools import lru_cache
 import sympy as sp
 
 from derive.network.activations import ACTIVATION_TABLE, Activation
+from derive.network.costs import cost as cost_entry, scalar_losses
 from derive.backward.matrix_ops import is_zero
 from derive.proofs.result import Proof, ProofCheck
 
@@ -80,12 +81,30 @@ def _softmax_check(units: int) -> ProofCheck:
                       "" if holds else "softmax's Jacobian rule is wrong")
 
 
-def prove_activation_rules(names: set[str], softmax_units: int = 3) -> Proof:
+@lru_cache(maxsize=None)
+def _scalar_loss_check(name: str) -> ProofCheck:
+    """A cost's rho' rule against SymPy's diff of its piecewise rho, on every piece.
+
+    Each piece is covered by a family of points in a positive symbol s (1 + s is every r > 1,
+    s/(1 + s) every r in (0, 1)), and the joins by their own points, so the rule is proved on
+    the whole real line, not sampled.
+    """
+    entry = scalar_losses()[name]
+    s = sp.Symbol("s", positive=True)
+    rule, sympy_diff = entry.derivative(_x), sp.diff(entry.function(_x), _x)
+    holds = bool(entry.pieces) and all(sp.simplify((rule - sympy_diff).subs(_x, point(s))) == 0
+                                       for point in entry.pieces)
+    return ProofCheck(f"{name}'(x) = {rule}", 0, f"SymPy diff of {entry.function(_x)}, on each piece",
+                      len(entry.pieces), holds, "" if holds else f"the rule for {name}' differs from SymPy's diff")
+
+
+def prove_activation_rules(names: set[str], softmax_units: int = 3, cost: str | None = None) -> Proof:
     """Proves the derivative rule of each named activation ("f" needs none: it is generic).
 
     Args:
         names: the activations used.
         softmax_units: the softmax output's width; its Jacobian rule is proved at that width.
+        cost: the cost; one written through a scalar function (Huber's rho) has its rho' proved too.
     """
     checks = []
     for name in sorted(names):
@@ -93,6 +112,8 @@ def prove_activation_rules(names: set[str], softmax_units: int = 3) -> Proof:
         if entry.is_generic:
             continue
         checks.append(_elementwise_check(name) if entry.is_elementwise else _softmax_check(softmax_units))
+    if cost is not None and cost_entry(cost).scalar is not None:
+        checks.append(_scalar_loss_check(cost))
     caveat = "; ".join(ACTIVATION_TABLE[name].kink for name in sorted(names) if ACTIVATION_TABLE[name].kink)
     return Proof("local", "each activation's derivative rule equals SymPy's diff of its formula, so "
                  "the formulas proved for a generic f hold for it", tuple(checks), caveat)

@@ -7,6 +7,7 @@ expressions agree or differ exactly, and a wrong one agrees by chance with proba
 
 from __future__ import annotations
 
+import hashlib
 import random
 from functools import lru_cache
 
@@ -32,6 +33,17 @@ def random_array(generator: random.Random, shape: tuple[int, int], low: int = 1)
 
 def reduce(array):
     return array % PRIME
+
+
+def opaque_value(name: str, argument: int) -> int:
+    """A fixed pseudo-random value of the opaque function `name` (huber, huber_prime) at one
+    argument of GF(p): the same wherever it is asked for, so the forward-mode route and the
+    derived formula see one function, about which nothing but its name is assumed."""
+    digest = hashlib.blake2b(f"{name}:{int(argument) % PRIME}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % PRIME
+
+
+_opaque_array = np.frompyfunc(opaque_value, 2, 1)
 
 
 def scalar(value: sp.Expr, env: dict) -> int:
@@ -138,6 +150,10 @@ def _scalar_formula(body: sp.Expr, values: dict, env: dict):
         for _ in range(exponent):
             result = reduce(result * base)
         return result
+    if isinstance(body, sp.Function) and _is_opaque(type(body)) and len(body.args) == 1:
+        # a cost's scalar function (Huber's rho'), of a residual such as yhat - y
+        argument = _scalar_formula(body.args[0], values, env)
+        return _opaque_array(type(body).__name__, argument)
     raise ValueError(f"cannot evaluate {body} modulo p")
 
 

@@ -18,9 +18,9 @@ import numpy as np
 import sympy as sp
 
 from derive.network.activations import ACTIVATION_TABLE
-from derive.network.costs import L2_STRENGTH
+from derive.network.costs import L2_STRENGTH, scalar_losses
 from derive.backward.derivation import Derivation
-from derive.proofs.modular import PRIME, evaluate, inverse, random_array, reduce
+from derive.proofs.modular import PRIME, evaluate, inverse, opaque_value, random_array, reduce
 from derive.network.symbols import SymbolicNetwork
 from derive.proofs.result import Proof, ProofCheck
 
@@ -142,6 +142,12 @@ def _dual(expression: sp.Expr, env: dict, cache: dict) -> tuple[int, int]:
     elif isinstance(expression, sp.log):
         v, t = _dual(expression.args[0], env, cache)
         result = (hash(expression) % PRIME, t * inverse(v) % PRIME)  # d log u = du / u
+    elif type(expression).__name__ in scalar_losses():
+        # an opaque scalar function of the cost (Huber's rho): d rho(u) = rho'(u) du, with rho and
+        # rho' the fixed values derive.proofs.modular gives the same functions in the formulas
+        v, t = _dual(expression.args[0], env, cache)
+        name = type(expression).__name__
+        result = (opaque_value(name, v), opaque_value(f"{name}_prime", v) * t % PRIME)
     else:
         raise ValueError(f"forward mode cannot evaluate {expression}")
     cache[expression] = result

@@ -18,6 +18,7 @@ from sympy.printing.precedence import PRECEDENCE
 
 from derive.network import naming
 from derive.network.activations import ACTIVATION_TABLE, opaque_pair
+from derive.network.costs import scalar_losses
 from derive.backward.matrix_ops import EntrywiseMap
 from derive.network.naming import LatexNotation
 
@@ -31,12 +32,14 @@ _SCALAR_NAMES = {"eta": r"\eta", "lambda": r"\lambda"}
 
 
 def _opaque_functions() -> dict[type, str]:
-    """Each opaque activation class and its derivative -> LaTeX (sigma, sigma')."""
+    """Each opaque function of the tables and its derivative -> LaTeX (sigma, sigma'; huber, huber')."""
     found = {}
-    for name, entry in ACTIVATION_TABLE.items():
+    latex = {name: entry.latex for name, entry in ACTIVATION_TABLE.items()}
+    latex.update((name, entry.latex) for name, entry in scalar_losses().items())
+    for name, command in latex.items():
         function, prime = opaque_pair(name)
-        found[function] = entry.latex
-        found[prime] = entry.latex + "'"
+        found[function] = command
+        found[prime] = command + "'"
     return found
 
 

@@ -12,6 +12,7 @@ from itertools import permutations
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from derive.network.costs import cost as cost_entry
 from derive.proofs.index_level import ACTIVATIONS, DELTA, WEIGHTS, IndexArgument, _as_indexed, index_argument, q, r
 from derive.writeup.document import (Context, Equation, Items, Section, Text, entry_name, fraction, rejected_items,
                             shape_reason)
@@ -139,7 +140,7 @@ def output_section(ctx: Context) -> Section:
         blocks.append(Text(f"The search tried {len(delta_step.form.candidates)} candidates built from these two "
                            f"factors; {shapes} matrix products were rejected for their shapes, "
                            + _unequal_count(delta_step) + "and the Hadamard product matched every entry."))
-        if spec.cost == "half_sse":
+        if cost_entry(spec.cost).seed000:
             blocks.append(Text(f"Seed 000 writes this as $\\delta^{{(3)}} = -(y - \\hat{{y}})\\, f'(z^{{(3)}})$: "
                                f"the same, since ${ctx.matrix(f'a{L}')} - Y = -(Y - \\hat{{Y}})$."))
         simplified = ctx.derivation.simplified_output_delta

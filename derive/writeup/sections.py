@@ -147,8 +147,8 @@ def forward_section(ctx: Context) -> Section:
                        + (" (the L2 term leaves the bias weights out):" if spec.l2 and spec.bias == "unit"
                           else ":")))
     blocks.append(Equation((rf"J = {front} \sum_{{n=0}}^{{m-1}} {loss}{penalty}",)))
-    if spec.cost == "half_sse":
-        blocks.append(Text(r"This is seed 000's $J = \sum \frac{1}{2} (y - \hat{y})^2$."))
+    if cost_entry(spec.cost).remark:
+        blocks.append(Text(cost_entry(spec.cost).remark))
     return Section("Forward pass and cost", tuple(blocks))
 
 
@@ -196,7 +196,7 @@ def update_section(ctx: Context) -> Section:
               Text("Seed 000 writes new $W$ = old $W$ + $\\eta\\, \\partial J / \\partial W$. With "
                    r"$G = \partial J / \partial W$, to first order $J(W + \eta G) = J(W) + \eta \lVert G \rVert^2 "
                    r"\geq J(W)$: the plus sign climbs the cost. The minus sign descends it.")]
-    if ctx.L == 2 and ctx.spec.m == 1 and ctx.spec.cost == "half_sse":
+    if ctx.L == 2 and ctx.spec.m == 1 and cost_entry(ctx.spec.cost).seed000:
         blocks += _delta_rule(ctx)
     return Section("Update rule", tuple(blocks))
 
