@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from checks.routes.derived import Softmax, entry_loss
-from checks.handwritten.network import ACTIVATIONS as NUMERIC_ACTIVATIONS, softmax
+from checks.handwritten.network import ACTIVATIONS as NUMERIC_ACTIVATIONS, SCALAR_LOSSES, softmax
 from derive.network.activations import activation as activation_entry
 from derive.network.costs import L2_STRENGTH
 from derive.backward.derivation import Derivation, derive_rule, extended_activation
@@ -197,6 +197,7 @@ def _numeric_activations() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
             continue
         table[name] = lambda x, f=entry.f: f(x, 1)
         table[f"{name}_prime"] = entry.derivative
+    table.update(SCALAR_LOSSES)  # a cost's rho and rho' (huber, huber_prime)
     return table
 
 

@@ -23,7 +23,8 @@ from checks.diagnose.formula_program import (FormulaSet, assignment_of, data_cos
                                     split_entry, unit_loss)
 from derive.network.activations import activation as activation_entry
 from derive.backward.derivation import extended_activation
-from derive.backward.matrix_ops import EntrywiseMap
+from derive.backward.matrix_ops import EntrywiseMap, apply_entrywise
+from derive.network.costs import cost as cost_entry
 from derive.network.spec import NetworkSpec
 
 # Forward-pass typos are tried entry by entry: a weight matrix with n entries gives n (n - 1)
@@ -251,6 +252,19 @@ def derivative_of_activation(formulas: FormulaSet) -> list[Mistake]:
                              formulas.named("delta"), rule)
 
 
+def derivative_of_other_activation(formulas: FormulaSet) -> list[Mistake]:
+    """leaky_relu'(z) -> relu'(z): the derivative of the activation the table says it is mistaken for."""
+    def rule(node):
+        call = _opaque_call(node)
+        if call and call[0].endswith("_prime"):
+            entry = activation_entry(call[0][: -len("_prime")])
+            if entry.mistaken_for:
+                other = activation_entry(entry.mistaken_for).opaque_prime
+                yield apply_entrywise(other, call[1]), f"{entry.mistaken_for}' where {entry.name}' belongs"
+    return _rewrite_mistakes(formulas, "derivative_of_other_activation", "another activation's f' used",
+                             formulas.named("delta"), rule)
+
+
 def derivative_form_on_z(formulas: FormulaSet) -> list[Mistake]:
     """sigmoid'(z) = a (1 - a) written with z in place of a: z (1 - z)."""
     def rule(node):
@@ -374,12 +388,32 @@ def cross_entropy_term(formulas: FormulaSet) -> list[Mistake]:
                     "-(y log(yhat) + (1 - y) log(yhat)): log(yhat) where log(1 - yhat) belongs", tuple(edits))]
 
 
+# The quadratic cost's output delta kept under another cost: key -> (title, what belongs instead).
+# Each cost names its key in derive.network.costs (quadratic_delta_mistake).
+_QUADRATIC_DELTA = {
+    "quadratic_delta_with_cross_entropy": ("quadratic-cost delta kept with cross-entropy",
+                                           "kept with the cross-entropy, whose delta is yhat - y"),
+    "residual_not_clipped": ("Huber residual not clipped",
+                             "kept with the Huber loss, whose dJ/dyhat is clip(yhat - y, -1, 1)"),
+}
+
+
 def quadratic_delta_with_cross_entropy(formulas: FormulaSet) -> list[Mistake]:
     """Nielsen ch. 3: the quadratic cost's output delta (yhat - y) * f'(z) kept under a cross-entropy,
     whose dJ/dyhat is not yhat - y (the f'(z) it cancels stays in)."""
+    return _quadratic_delta_kept(formulas, "quadratic_delta_with_cross_entropy")
+
+
+def residual_not_clipped(formulas: FormulaSet) -> list[Mistake]:
+    """The quadratic cost's yhat - y kept under the Huber loss, whose slope is clip(yhat - y, -1, 1)."""
+    return _quadratic_delta_kept(formulas, "residual_not_clipped")
+
+
+def _quadratic_delta_kept(formulas: FormulaSet, key: str) -> list[Mistake]:
     network, spec = formulas.network, formulas.spec
-    if spec.cost not in ("binary_cross_entropy", "categorical_cross_entropy") or spec.output_activation == "softmax":
+    if cost_entry(spec.cost).quadratic_delta_mistake != key or not activation_entry(spec.output_activation).is_elementwise:
         return []
+    title, why = _QUADRATIC_DELTA[key]
     output, targets = network.output.symbol, network.targets.symbol
     u, v = sp.symbols("u v")
     quadratic = EntrywiseMap(sp.Lambda((u, v), network.reduction * (u - v)), output, targets)
@@ -387,9 +421,8 @@ def quadratic_delta_with_cross_entropy(formulas: FormulaSet) -> list[Mistake]:
     for node in _matrix_nodes(delta):
         if isinstance(node, EntrywiseMap) and node.matrices == (output, targets):
             detail = (f"{formulas.output_delta} = {formula_text(delta.xreplace({node: quadratic}))}: the quadratic "
-                      f"cost's (yhat - y) * f'(z) kept with the cross-entropy, whose delta is yhat - y")
-            return [Mistake("quadratic_delta_with_cross_entropy", "quadratic-cost delta kept with cross-entropy",
-                            detail, ((formulas.output_delta, _node_edit(node, quadratic)),))]
+                      f"cost's (yhat - y) * f'(z) {why}")
+            return [Mistake(key, title, detail, ((formulas.output_delta, _node_edit(node, quadratic)),))]
     return []
 
 
@@ -484,6 +517,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry("derivative_missing", "f' missing", derivative_missing),
     CatalogueEntry("derivative_of_activation", "f'(a) where f'(z) belongs", derivative_of_activation),
     CatalogueEntry("derivative_form_on_z", "f'(z) written in terms of a, but fed z", derivative_form_on_z),
+    CatalogueEntry("derivative_of_other_activation", "another activation's f' used", derivative_of_other_activation),
     CatalogueEntry("mean_missing", "1/m missing", lambda f: [x for x in mean_scaling(f) if x.key == "mean_missing"]),
     CatalogueEntry("mean_extra", "1/m extra", lambda f: [x for x in mean_scaling(f) if x.key == "mean_extra"]),
     CatalogueEntry("bias_regularized", "bias weights regularized", bias_regularized),
@@ -491,6 +525,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry("cross_entropy_term", "wrong cross-entropy term", cross_entropy_term),
     CatalogueEntry("quadratic_delta_with_cross_entropy", "quadratic-cost delta kept with cross-entropy",
                    quadratic_delta_with_cross_entropy),
+    CatalogueEntry("residual_not_clipped", "Huber residual not clipped", residual_not_clipped),
     CatalogueEntry("weight_misplaced", "a weight used in the wrong place", weight_misplaced),
     CatalogueEntry("product_as_sum", "+ typed for * in the forward pass", product_as_sum),
 )

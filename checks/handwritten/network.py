@@ -80,6 +80,16 @@ ACTIVATIONS: dict[str, Activation] = {
 # from z through FUSED_OUTPUTS, which stays finite for any z.
 
 
+def huber(r: np.ndarray) -> np.ndarray:
+    """Huber, delta = 1: r^2/2 for |r| <= 1 and |r| - 1/2 beyond."""
+    return np.where(np.abs(r) <= 1.0, 0.5 * r ** 2, np.abs(r) - 0.5)
+
+
+def huber_prime(r: np.ndarray) -> np.ndarray:
+    """Its slope: r, clipped to [-1, 1]."""
+    return np.clip(r, -1.0, 1.0)
+
+
 @dataclass(frozen=True)
 class Cost:
     """One cost: loss(y, yhat, axis) per example (summed over the unit axis) and dloss/dyhat."""
@@ -98,10 +108,14 @@ COSTS: dict[str, Cost] = {
         lambda y, yhat, axis: (yhat - y) / (yhat * (1.0 - yhat))),
     "categorical_cross_entropy": Cost(lambda y, yhat, axis: -np.sum(y * np.log(yhat), axis=axis),
                                       lambda y, yhat, axis: -y / yhat),
-    # Huber, delta = 1: r^2/2 for |r| <= 1 and |r| - 1/2 beyond, r = yhat - y; its slope is r clipped
-    "huber": Cost(lambda y, yhat, axis: np.sum(np.where(np.abs(yhat - y) <= 1.0, 0.5 * (yhat - y) ** 2,
-                                                        np.abs(yhat - y) - 0.5), axis=axis),
-                  lambda y, yhat, axis: np.clip(yhat - y, -1.0, 1.0)),
+    "huber": Cost(lambda y, yhat, axis: np.sum(huber(yhat - y), axis=axis),
+                  lambda y, yhat, axis: huber_prime(yhat - y)),
+}
+
+# Scalar losses of one residual r = yhat - y, by name, for formulas that call them.
+SCALAR_LOSSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "huber": lambda r: huber(r),
+    "huber_prime": lambda r: huber_prime(r),
 }
 
 

@@ -9,6 +9,8 @@ import math
 import numpy as np
 
 from checks.handwritten.network import check_spec, parameter_shapes
+from derive.network.activations import activation as activation_entry
+from derive.network.costs import cost as cost_entry
 
 DEFAULT_SEED = 0
 
@@ -76,18 +78,20 @@ def zero_params(spec) -> dict[str, np.ndarray]:
 def random_targets(spec, m: int, rng: np.random.Generator | int | None = DEFAULT_SEED) -> np.ndarray:
     """Targets valid for the spec's cost and output, (m, n_L) in row form, transposed in column form.
 
-    One-hot rows for categorical cross-entropy; uniform in [0, 1] for binary cross-entropy and for
+    As the tables say (derive.network.costs' targets, derive.network.activations' target_range):
+    one-hot rows for categorical cross-entropy; uniform in [0, 1] for binary cross-entropy and for
     a sigmoid or relu output; uniform in [-1, 1] for tanh; standard normal for identity.
     """
     check_spec(spec)
     rng = generator(rng)
     K, output = spec.sizes[-1], spec.activations[-1]
-    if spec.cost == "categorical_cross_entropy":
+    targets, target_range = cost_entry(spec.cost).targets, activation_entry(output).target_range
+    if targets == "one_hot":
         Y = np.eye(K)[rng.integers(0, K, size=m)]
-    elif spec.cost == "binary_cross_entropy" or output in ("sigmoid", "relu"):
+    elif targets == "unit_interval":
         Y = rng.uniform(0.0, 1.0, size=(m, K))
-    elif output == "tanh":
-        Y = rng.uniform(-1.0, 1.0, size=(m, K))
+    elif target_range is not None:
+        Y = rng.uniform(*target_range, size=(m, K))
     else:
         Y = rng.standard_normal((m, K))
     return Y if spec.convention == "row" else Y.T.copy()

@@ -520,7 +520,7 @@ def _entrywise_outputs(network: SymbolicNetwork) -> dict[sp.MatrixSymbol, tuple[
     """z(l) -> (activation name, a(l)) for each layer with an entrywise activation."""
     return {network.pre_activation(layer).symbol: (network.spec.activation(layer), network.activation(layer).symbol)
             for layer in range(2, network.output_layer + 1)
-            if network.spec.activation(layer) not in ("softmax", "f")}
+            if ACTIVATION_TABLE[network.spec.activation(layer)].function is not None}
 
 
 def _line_name(network: SymbolicNetwork) -> Callable[[sp.MatrixExpr], str | None]:

@@ -26,6 +26,7 @@ from checks.handwritten.network import Backprop, backprop, check_data, check_par
 from checks.handwritten.network import cost as hand_written_cost
 from checks.handwritten.network import forward as hand_written_forward
 from derive.progress import progress
+from derive.network.activations import activation as activation_entry
 from derive.network.spec import NetworkSpec
 
 ROUTES = ("derived", "hand_written", "finite_differences", "entrywise")
@@ -349,10 +350,11 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
             notes.append(f"the entrywise route gave NaN or inf (largest |z| = {largest_z:.3g}) and was left out")
 
     kinks = [layer for layer, values in z.items()
-             if spec.activation(layer) == "relu" and np.min(np.abs(values)) < KINK_MARGIN]
+             if activation_entry(spec.activation(layer)).kink and np.min(np.abs(values)) < KINK_MARGIN]
     decide = not kinks
     if kinks:
-        notes.append(f"a relu pre-activation of layer {', '.join(map(str, kinks))} is within {KINK_MARGIN:g} "
+        kinked = " or ".join(dict.fromkeys(spec.activation(layer) for layer in kinks))
+        notes.append(f"a {kinked} pre-activation of layer {', '.join(map(str, kinks))} is within {KINK_MARGIN:g} "
                      "of its kink: finite differences are shown but do not decide the verdict")
 
     def cost_fn(candidate: dict[str, np.ndarray]) -> float:

@@ -37,6 +37,8 @@ class Cost:
         seed000: seed 000's own cost (half SSE): the write-up compares with seed 000's formulas
             and, with one layer and one example, with the classic delta rule.
         remark: a sentence the write-up adds after J (a definition the loss relies on).
+        quadratic_delta_mistake: the mistakes catalogue's key for keeping the quadratic cost's
+            output delta (yhat - y) * f'(z) under this cost, where that is a mistake ("" where not).
         scalar: for a loss written through a scalar function of the residual r = yhat - y (Huber),
             that function's SymPy form, derivative, NumPy code ({x} the argument), LaTeX and kink
             note; the loss uses it as the opaque function `name` (derive.network.activations.opaque_pair),
@@ -55,6 +57,7 @@ class Cost:
     canonical_output: str | None = None
     seed000: bool = False
     remark: str = ""
+    quadratic_delta_mistake: str = ""
     scalar: "ScalarLoss | None" = None
 
 
@@ -124,17 +127,17 @@ COST_TABLE: dict[str, Cost] = {
         "binary cross-entropy", short="bce", outputs=("sigmoid", "f"), targets="unit_interval",
         gradient_text=("−y/ŷ + (1 − y)/(1 − ŷ)", r"-y \oslash \hat{y} + (1 - y) \oslash (1 - \hat{y})"),
         total_text=("−Σ [y log ŷ + (1 − y) log(1 − ŷ)]", r"-\sum [y \log \hat{y} + (1 - y) \log(1 - \hat{y})]"),
-        canonical_output="sigmoid"),
+        canonical_output="sigmoid", quadratic_delta_mistake="quadratic_delta_with_cross_entropy"),
     "categorical_cross_entropy": Cost(
         "categorical_cross_entropy", _categorical_cross_entropy, r"-\sum_k y_k \log \hat{y}_k",
         "categorical cross-entropy", short="cce", outputs=("softmax", "sigmoid", "f"), targets="one_hot",
         gradient_text=("−y/ŷ", r"-y \oslash \hat{y}"), total_text=("−Σ y log ŷ", r"-\sum y \log \hat{y}"),
-        canonical_output="softmax"),
+        canonical_output="softmax", quadratic_delta_mistake="quadratic_delta_with_cross_entropy"),
     # Huber with delta = 1, summed over the outputs like half_sse: rho(r) = r^2/2 for |r| <= 1,
     # |r| - 1/2 beyond, r = yhat - y; dJ/dyhat = clip(r, -1, 1)
     "huber": Cost(
         "huber", _huber, r"\sum_k \operatorname{huber}(\hat{y}_k - y_k)", "Huber loss (delta 1)", short="huber",
-        outputs=_REAL_OUTPUTS,
+        outputs=_REAL_OUTPUTS, quadratic_delta_mistake="residual_not_clipped",
         gradient_text=("clip(ŷ − y, −1, 1)", r"\operatorname{clip}(\hat{y} - y, -1, 1)"),
         total_text=("Σ huber(ŷ − y)", r"\sum \operatorname{huber}(\hat{y} - y)"),
         remark=r"Here $\operatorname{huber}(r) = \tfrac{1}{2} r^2$ for $|r| \le 1$ and $|r| - \tfrac{1}{2}$ "
