@@ -35,7 +35,8 @@ from derive.formulas.expression_parser import (BuildError, FormulaError, Formula
                                      parse_tree, to_sympy)
 from derive.backward.matrix_ops import EntrywiseMap, apply_entrywise, entry_of, is_zero
 from derive.network.symbols import SymbolicNetwork
-from derive.proofs.randomized import random_point
+from derive.proofs.randomized import random_point, tied_scalar
+from derive.network.costs import scalar_losses
 from derive.network.spec import NetworkSpec
 
 MODULAR_SEEDS = (11, 12)  # two random points: a wrong formula survives each with probability ~1e-18
@@ -285,9 +286,7 @@ def _zeros(rows, columns):
 
 def _functions() -> dict:
     functions = {}
-    for name in ACTIVATION_TABLE:
-        if name == "softmax":
-            continue
+    for name in [name for name, entry in ACTIVATION_TABLE.items() if entry.is_elementwise] + list(scalar_losses()):
         function, prime = opaque_pair(name)
         functions[name], functions[f"{name}_prime"] = _applied(function), _applied(prime)
     functions["ones"] = _ones
@@ -515,21 +514,12 @@ class _OpaqueValues:
 
     def __call__(self, function: str, argument: int) -> int:
         key = (function, argument)
+        base = function.removesuffix("_prime")
+        if base in scalar_losses():  # a cost's rho, rho': the values the derived side sees too
+            return modular.opaque_value(function, argument)
         if key not in self.values:
-            base = function.removesuffix("_prime")
-            if base == "identity":
-                self.values[("identity", argument)], self.values[("identity_prime", argument)] = argument, 1
-            elif base == "relu":
-                on = self.generator.randrange(2)
-                self.values[("relu", argument)], self.values[("relu_prime", argument)] = on * argument % modular.PRIME, on
-            elif base in ("sigmoid", "tanh"):
-                if (base, argument) not in self.values:
-                    self.values[(base, argument)] = self.generator.randrange(2, modular.PRIME)
-                value = self.values[(base, argument)]
-                rule = activation_entry(base).derivative_from_output(sp.Integer(value))
-                self.values[(f"{base}_prime", argument)] = int(rule) % modular.PRIME
-            else:  # the generic f: f and f' independent
-                self.values[key] = self.generator.randrange(1, modular.PRIME)
+            self.values[(base, argument)], self.values[(f"{base}_prime", argument)] = \
+                tied_scalar(base, argument, self.generator)
         return self.values[key]
 
 

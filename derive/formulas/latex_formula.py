@@ -34,6 +34,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from derive.formulas.expression_parser import MAX_DEPTH, MAX_LENGTH, FormulaError, FormulaNode, check_limits
+from derive.network.activations import ACTIVATION_TABLE
+from derive.network.costs import scalar_losses
 
 # The grammar says only how the notation nests; what a token means is decided by the tables below.
 # Juxtaposition binds tighter than \odot, as the books write it: \delta W^T \odot \sigma'(z) is
@@ -99,10 +101,13 @@ BASES: Mapping[str, tuple[str, str]] = {
 }
 COSTS = frozenset({"J", "C", "L", "E"})
 # LaTeX function -> the formula's function; "activation" is the net's own at that layer.
+# The activations' names are the activation table's formula_names; the generic f's (f, g) stand for
+# the net's own activation at that layer.
 FUNCTIONS: Mapping[str, str] = {
-    r"\sigma": "sigmoid", r"\tanh": "tanh", r"\exp": "exp", r"\log": "log", r"\ln": "log",
-    "f": "activation", "g": "activation", "relu": "relu", "ReLU": "relu", "tanh": "tanh",
-    "sigmoid": "sigmoid",
+    r"\exp": "exp", r"\log": "log", r"\ln": "log",
+    **{written: ("activation" if entry.is_generic else name)
+       for name, entry in ACTIVATION_TABLE.items() for written in entry.formula_names},
+    **{name: name for name in scalar_losses()},  # a cost's rho: \operatorname{huber}'(\hat{y} - y)
 }
 TRANSPOSE_MARKS = frozenset({"T", r"\top", r"\intercal", r"\mathsf{T}", r"\mathrm{T}", r"\textsf{T}"})
 PRIME_MARKS = frozenset({r"\prime", "'"})

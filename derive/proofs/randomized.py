@@ -41,16 +41,35 @@ def _activation_values(name: str, z, generator: random.Random, tied: bool):
     relu' is 0 or 1, and a layer whose f' came out all 0 hides every wrong formula below it.
     Tied values are for checking a person's formula that writes the rule out (a (1 - a)).
     """
-    if tied and name == "identity":
-        return z, np.ones(z.shape, dtype=object)
-    if tied and name == "relu":
-        on = np.array([generator.randrange(2) for _ in range(z.size)], dtype=object).reshape(z.shape)
-        return reduce(on * z), on
+    slopes = ACTIVATION_TABLE[name].slopes
+    if tied and slopes is not None:  # piecewise linear: f'(z) one of its slopes, a = f'(z) z
+        prime = np.array([_slope(slopes, generator) for _ in range(z.size)], dtype=object).reshape(z.shape)
+        return reduce(prime * z), prime
     a = random_array(generator, z.shape, low=2)
     rule = ACTIVATION_TABLE[name].derivative_from_output if tied else None
     if rule is None:
         return a, random_array(generator, z.shape)
     return a, _rule_values(rule, a)
+
+
+def _slope(slopes: tuple, generator: random.Random) -> int:
+    """One of a piecewise-linear activation's slopes (relu: 0 or 1) as an element of GF(p)."""
+    slope = slopes[generator.randrange(len(slopes))] if len(slopes) > 1 else slopes[0]
+    return int(slope.p) * inverse(int(slope.q)) % PRIME
+
+
+def tied_scalar(name: str, argument: int, generator: random.Random) -> tuple[int, int]:
+    """(f(x), f'(x)) of one argument in GF(p), tied as the activation table says: a slope of a
+    piecewise-linear f and f(x) = f'(x) x; f' = rule(f(x)) where the table has the identity
+    through the output; otherwise (the generic f) independent random values."""
+    entry = ACTIVATION_TABLE[name]
+    if entry.slopes is not None:
+        prime = _slope(entry.slopes, generator)
+        return prime * argument % PRIME, prime
+    value = generator.randrange(2, PRIME)
+    if entry.derivative_from_output is not None:
+        return value, int(entry.derivative_from_output(sp.Integer(value))) % PRIME
+    return value, generator.randrange(1, PRIME)
 
 
 def _rule_values(rule, a):
