@@ -18,7 +18,10 @@ SQUARE = {convention: NetworkSpec((3, 3, 3), ("sigmoid", "sigmoid"), cost="binar
 UNIT_BIAS = {convention: NetworkSpec((2, 3, 2), ("tanh", "sigmoid"), cost="half_sse", reduction="mean",
                                      bias="unit", convention=convention, m=3, l2=0.2)
              for convention in ("row", "column")}
-KEYS = tuple(entry.key for entry in mistakes.CATALOGUE)
+# Entries for one table entry's own rule apply to nets using it, not to SQUARE: they are planted in
+# tests/test_table_additions.py (leaky_relu's slope dropped, Huber's residual not clipped).
+OWN_SPEC_KEYS = frozenset({"derivative_of_other_activation", "residual_not_clipped"})
+KEYS = tuple(entry.key for entry in mistakes.CATALOGUE if entry.key not in OWN_SPEC_KEYS)
 
 
 def sigmoid(z):

@@ -55,17 +55,19 @@ def softmax(z: np.ndarray, axis: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation: f(z, axis) and its elementwise derivative f'(z) (None for softmax)."""
+    """One activation: f(z, axis), its elementwise derivative f'(z) (None for softmax), and where
+    targets for an output of f are drawn (checks.inputs.data; None: all reals)."""
 
     f: Callable[[np.ndarray, int], np.ndarray]
     derivative: Callable[[np.ndarray], np.ndarray] | None
+    target_range: tuple[float, float] | None = None
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(lambda z, axis: sigmoid(z), lambda z: sigmoid(z) * sigmoid(-z)),
-    "tanh": Activation(lambda z, axis: np.tanh(z), lambda z: 1.0 - np.tanh(z) ** 2),
+    "sigmoid": Activation(lambda z, axis: sigmoid(z), lambda z: sigmoid(z) * sigmoid(-z), (0.0, 1.0)),
+    "tanh": Activation(lambda z, axis: np.tanh(z), lambda z: 1.0 - np.tanh(z) ** 2, (-1.0, 1.0)),
     # relu'(0) = 0: a documented choice (SymPy's Heaviside(0) would say 1/2)
-    "relu": Activation(lambda z, axis: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
+    "relu": Activation(lambda z, axis: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64), (0.0, 1.0)),
     # slope 0.01 below 0; leaky_relu'(0) = 0.01, as PyTorch's backward (z > 0 ? 1 : slope)
     "leaky_relu": Activation(lambda z, axis: np.where(z > 0, z, 0.01 * z),
                              lambda z: np.where(z > 0, 1.0, 0.01)),
@@ -92,10 +94,12 @@ def huber_prime(r: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Cost:
-    """One cost: loss(y, yhat, axis) per example (summed over the unit axis) and dloss/dyhat."""
+    """One cost: loss(y, yhat, axis) per example (summed over the unit axis), dloss/dyhat, and the
+    targets it needs: "one_hot", "unit_interval", or "output" (where the output activation's are drawn)."""
 
     loss: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
     gradient: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+    targets: str = "output"
 
 
 COSTS: dict[str, Cost] = {
@@ -105,9 +109,9 @@ COSTS: dict[str, Cost] = {
                 lambda y, yhat, axis: 2.0 * (yhat - y) / yhat.shape[axis]),
     "binary_cross_entropy": Cost(
         lambda y, yhat, axis: -np.sum(y * np.log(yhat) + (1.0 - y) * np.log1p(-yhat), axis=axis),
-        lambda y, yhat, axis: (yhat - y) / (yhat * (1.0 - yhat))),
+        lambda y, yhat, axis: (yhat - y) / (yhat * (1.0 - yhat)), "unit_interval"),
     "categorical_cross_entropy": Cost(lambda y, yhat, axis: -np.sum(y * np.log(yhat), axis=axis),
-                                      lambda y, yhat, axis: -y / yhat),
+                                      lambda y, yhat, axis: -y / yhat, "one_hot"),
     "huber": Cost(lambda y, yhat, axis: np.sum(huber(yhat - y), axis=axis),
                   lambda y, yhat, axis: huber_prime(yhat - y)),
 }

@@ -8,9 +8,7 @@ import math
 
 import numpy as np
 
-from checks.handwritten.network import check_spec, parameter_shapes
-from derive.network.activations import activation as activation_entry
-from derive.network.costs import cost as cost_entry
+from checks.handwritten.network import ACTIVATIONS, COSTS, check_spec, parameter_shapes
 
 DEFAULT_SEED = 0
 
@@ -78,14 +76,14 @@ def zero_params(spec) -> dict[str, np.ndarray]:
 def random_targets(spec, m: int, rng: np.random.Generator | int | None = DEFAULT_SEED) -> np.ndarray:
     """Targets valid for the spec's cost and output, (m, n_L) in row form, transposed in column form.
 
-    As the tables say (derive.network.costs' targets, derive.network.activations' target_range):
+    As the hand-written route's tables say (each cost's targets, each activation's target_range):
     one-hot rows for categorical cross-entropy; uniform in [0, 1] for binary cross-entropy and for
     a sigmoid or relu output; uniform in [-1, 1] for tanh; standard normal for identity.
     """
     check_spec(spec)
     rng = generator(rng)
     K, output = spec.sizes[-1], spec.activations[-1]
-    targets, target_range = cost_entry(spec.cost).targets, activation_entry(output).target_range
+    targets, target_range = COSTS[spec.cost].targets, ACTIVATIONS[output].target_range
     if targets == "one_hot":
         Y = np.eye(K)[rng.integers(0, K, size=m)]
     elif targets == "unit_interval":

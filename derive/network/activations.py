@@ -75,7 +75,6 @@ class Activation:
             proofs tie a person's a and f' by drawing one of them per entry.
         formula_names: the names a user's LaTeX formula may call it by (NumPy formulas use `name`).
         short: its name in folder names.
-        target_range: where targets for an output of f are drawn (inside what f reaches); None: all reals.
         mistaken_for: an activation whose f' is easily written in its place (relu' for
             leaky_relu': the slope below 0 dropped); verify's mistakes catalogue tries it.
         elementwise: False for softmax, which couples an example's outputs.
@@ -94,7 +93,6 @@ class Activation:
     slopes: tuple[sp.Rational, ...] | None = None
     formula_names: tuple[str, ...] = ()
     short: str = ""
-    target_range: tuple[float, float] | None = None
     mistaken_for: str = ""
     elementwise: bool = True
     title: str = ""
@@ -134,18 +132,18 @@ ACTIVATION_TABLE: dict[str, Activation] = {
         numpy_function="(0.5 + 0.5*numpy.tanh(0.5*{x}))",
         # sigma(z) sigma(-z) = e^-|z| / (1 + e^-|z|)^2: even in z, finite and accurate for every z
         numpy_derivative="(numpy.exp(-numpy.abs({x})) / (1 + numpy.exp(-numpy.abs({x})))**2)",
-        formula_names=(r"\sigma", "sigmoid"), target_range=(0.0, 1.0), title="logistic sigmoid"),
+        formula_names=(r"\sigma", "sigmoid"), title="logistic sigmoid"),
     "tanh": Activation(
         "tanh", sp.tanh, lambda x: 1 - sp.tanh(x) ** 2, lambda a: 1 - a ** 2, r"\tanh",
         numpy_function="numpy.tanh({x})", numpy_derivative="(1 - numpy.tanh({x})**2)",
-        formula_names=(r"\tanh", "tanh"), target_range=(-1.0, 1.0), title="hyperbolic tangent"),
+        formula_names=(r"\tanh", "tanh"), title="hyperbolic tangent"),
     "relu": Activation(
         "relu", _relu, _relu_derivative, None, r"\operatorname{relu}",
         numpy_function="numpy.maximum({x}, 0.0)", numpy_derivative="numpy.heaviside({x}, 0.0)",
         kink="relu'(0) is taken as 0, as NumPy code testing z for positive, PyTorch and JAX do; "
              "SymPy's Heaviside(0) is 1/2",
         derivative_latex="[t > 0]", slopes=(sp.Integer(0), sp.Integer(1)),
-        formula_names=("relu", "ReLU"), target_range=(0.0, 1.0), title="rectified linear unit"),
+        formula_names=("relu", "ReLU"), title="rectified linear unit"),
     # slope 0.01 below 0, as PyTorch's default negative_slope
     "leaky_relu": Activation(
         "leaky_relu", _leaky_relu, _leaky_relu_derivative, None, r"\operatorname{lrelu}",
@@ -162,7 +160,7 @@ ACTIVATION_TABLE: dict[str, Activation] = {
         formula_names=("id",), title="identity"),
     # softmax couples the outputs of one example; the derivation treats it on its own.
     "softmax": Activation("softmax", None, None, None, r"\operatorname{softmax}", elementwise=False,
-                          target_range=(0.0, 1.0), title="softmax"),
+                          title="softmax"),
     # the generic activation: nothing is assumed of f, so a result proved with it holds for all f.
     "f": Activation("f", None, None, None, "f", formula_names=("f", "g"), title="any activation f"),
 }

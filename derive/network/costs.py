@@ -29,8 +29,6 @@ class Cost:
         outputs: the output activations it accepts (a log needs the output inside (0, 1); the
             generic f is accepted everywhere: a derivation for an unspecified f claims nothing
             about its range).
-        targets: where data generation draws targets: "one_hot", "unit_interval", or "output"
-            (inside the output activation's range, all reals when it has none).
         gradient_text, total_text: dJ/dyhat of one example and the cost, as (plain text, LaTeX),
             for the network graph.
         canonical_output: the output activation whose f' cancels in delta(L), leaving yhat - y.
@@ -51,7 +49,6 @@ class Cost:
     title: str
     short: str = ""
     outputs: tuple[str, ...] = ()
-    targets: str = "output"
     gradient_text: tuple[str, str] = ("", "")
     total_text: tuple[str, str] = ("", "")
     canonical_output: str | None = None
@@ -124,13 +121,13 @@ COST_TABLE: dict[str, Cost] = {
     "binary_cross_entropy": Cost(
         "binary_cross_entropy", _binary_cross_entropy,
         r"-\sum_k \bigl[y_k \log \hat{y}_k + (1 - y_k)\log(1 - \hat{y}_k)\bigr]",
-        "binary cross-entropy", short="bce", outputs=("sigmoid", "f"), targets="unit_interval",
+        "binary cross-entropy", short="bce", outputs=("sigmoid", "f"),
         gradient_text=("−y/ŷ + (1 − y)/(1 − ŷ)", r"-y \oslash \hat{y} + (1 - y) \oslash (1 - \hat{y})"),
         total_text=("−Σ [y log ŷ + (1 − y) log(1 − ŷ)]", r"-\sum [y \log \hat{y} + (1 - y) \log(1 - \hat{y})]"),
         canonical_output="sigmoid", quadratic_delta_mistake="quadratic_delta_with_cross_entropy"),
     "categorical_cross_entropy": Cost(
         "categorical_cross_entropy", _categorical_cross_entropy, r"-\sum_k y_k \log \hat{y}_k",
-        "categorical cross-entropy", short="cce", outputs=("softmax", "sigmoid", "f"), targets="one_hot",
+        "categorical cross-entropy", short="cce", outputs=("softmax", "sigmoid", "f"),
         gradient_text=("−y/ŷ", r"-y \oslash \hat{y}"), total_text=("−Σ y log ŷ", r"-\sum y \log \hat{y}"),
         canonical_output="softmax", quadratic_delta_mistake="quadratic_delta_with_cross_entropy"),
     # Huber with delta = 1, summed over the outputs like half_sse: rho(r) = r^2/2 for |r| <= 1,
