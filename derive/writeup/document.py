@@ -125,7 +125,7 @@ class Context:
         return any(step.name == name for step in self.derivation.steps)
 
     def sym(self, name: str) -> str:
-        return r"\sigma" if name == "sigmoid" else activation_entry(name).latex
+        return activation_entry(name).latex
 
     def f_of(self, layer: int) -> str:
         return self.sym(self.spec.activation(layer))

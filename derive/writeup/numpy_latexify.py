@@ -300,8 +300,7 @@ def reference_functions(spec, notation: LatexNotation = LatexNotation()) -> tupl
     import checks.handwritten.network as hand_written
 
     hidden = sorted(set(spec.activations[:-1]))
-    symbol = (r"\sigma" if hidden[0] == "sigmoid" else activation_entry(hidden[0]).latex) \
-        if len(hidden) == 1 else "f"
+    symbol = activation_entry(hidden[0]).latex if len(hidden) == 1 else "f"
     none = {"b": spec.bias != "vector"}
     names = ["pre_activation", "hidden_delta", "weight_gradient"] if len(spec.sizes) > 2 \
         else ["pre_activation", "weight_gradient"]
