@@ -366,9 +366,9 @@ def l2_missing(formulas: FormulaSet) -> list[Mistake]:
 def cross_entropy_term(formulas: FormulaSet) -> list[Mistake]:
     """-(y log yhat + (1 - y) log yhat): log yhat where log(1 - yhat) belongs, in J and in dJ/dyhat."""
     network = formulas.network
-    if network.spec.cost != "binary_cross_entropy":
+    if not activation_entry(network.spec.output_activation).is_elementwise:
         return []
-    loss = unit_loss(network)
+    loss = unit_loss(network)  # a loss without a log(1 - yhat) term has nothing to get wrong here
     u, v = loss.variables
     wrong = loss.expr.subs(sp.log(1 - u), sp.log(u))
     if wrong == loss.expr:
