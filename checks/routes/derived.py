@@ -74,10 +74,6 @@ class LogSoftmax(Softmax):
     """log softmax along the unit axis, computed from z so that it never takes the log of 0."""
 
 
-class softplus(sp.Function):  # noqa: N801 -- lowercase: SymPy printers dispatch on the class name
-    """softplus(x) = log(1 + exp(x)); -log sigma(z) = softplus(-z) and -log(1 - sigma(z)) = softplus(z)."""
-
-
 # ---------------------------------------------------------------------------------------------
 # The printer.
 
@@ -479,19 +475,21 @@ def _stable_loss_matrix(network: SymbolicNetwork) -> sp.MatrixExpr:
     y, yhat, loss = entry_loss(spec.cost, spec.sizes[-1])
     targets = network.targets.symbol
     z, output = network.pre_activation(network.output_layer).symbol, network.output.symbol
-    if spec.output_activation == "sigmoid":
+    entry = ACTIVATION_TABLE[spec.output_activation]
+    if entry.stable_logs is not None:
         t = sp.Symbol("_z")
+        log_output, log_complement = entry.stable_logs(t)
 
         def log(argument):
             if argument == yhat:
-                return -softplus(-t)
+                return log_output
             if sp.expand(argument - (1 - yhat)) == 0:
-                return -softplus(t)
+                return log_complement
             return sp.log(argument)
 
-        stable = loss.replace(sp.log, log).xreplace({yhat: opaque_pair("sigmoid")[0](t)})
+        stable = loss.replace(sp.log, log).xreplace({yhat: entry.opaque(t)})
         return EntrywiseMap(sp.Lambda((y, t), stable), targets, z)
-    if spec.output_activation == "softmax":
+    if not entry.is_elementwise:  # softmax
         log_yhat = sp.Symbol("_log_yhat")
         stable = loss.xreplace({sp.log(yhat): log_yhat})
         if yhat in stable.free_symbols:

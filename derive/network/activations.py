@@ -75,6 +75,8 @@ class Activation:
             proofs tie a person's a and f' by drawing one of them per entry.
         formula_names: the names a user's LaTeX formula may call it by (NumPy formulas use `name`).
         short: its name in folder names.
+        stable_logs: z -> (log f(z), log(1 - f(z))) written so that neither takes the log of 0
+            (sigmoid: -softplus(-z), -softplus(z)); the derived route scores a log loss from z with it.
         mistaken_for: an activation whose f' is easily written in its place (relu' for
             leaky_relu': the slope below 0 dropped); verify's mistakes catalogue tries it.
         elementwise: False for softmax, which couples an example's outputs.
@@ -93,6 +95,7 @@ class Activation:
     slopes: tuple[sp.Rational, ...] | None = None
     formula_names: tuple[str, ...] = ()
     short: str = ""
+    stable_logs: Callable[[sp.Expr], tuple[sp.Expr, sp.Expr]] | None = None
     mistaken_for: str = ""
     elementwise: bool = True
     title: str = ""
@@ -119,6 +122,10 @@ class Activation:
         return self.short or self.name
 
 
+class softplus(sp.Function):  # noqa: N801 -- lowercase: SymPy printers dispatch on the class name
+    """softplus(x) = log(1 + exp(x)); -log sigma(z) = softplus(-z) and -log(1 - sigma(z)) = softplus(z)."""
+
+
 def _sigmoid(x: sp.Expr) -> sp.Expr:
     return 1 / (1 + sp.exp(-x))
 
@@ -132,6 +139,7 @@ ACTIVATION_TABLE: dict[str, Activation] = {
         numpy_function="(0.5 + 0.5*numpy.tanh(0.5*{x}))",
         # sigma(z) sigma(-z) = e^-|z| / (1 + e^-|z|)^2: even in z, finite and accurate for every z
         numpy_derivative="(numpy.exp(-numpy.abs({x})) / (1 + numpy.exp(-numpy.abs({x})))**2)",
+        stable_logs=lambda z: (-softplus(-z), -softplus(z)),
         formula_names=(r"\sigma", "sigmoid"), title="logistic sigmoid"),
     "tanh": Activation(
         "tanh", sp.tanh, lambda x: 1 - sp.tanh(x) ** 2, lambda a: 1 - a ** 2, r"\tanh",
