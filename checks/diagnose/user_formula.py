@@ -3,7 +3,8 @@
 # The formula is handed to derive/formulas/expression_parser.py only (Python's ast, a whitelist of node
 # types, nothing run), over the network's named matrices:
 #   X (= a1), y (or Y), yhat (= a(L)), W1, b1, ..., z2, a2, ..., delta2, ..., m, l2 (or lam)
-# and the functions sigmoid, tanh, relu, identity, f (each with its _prime), ones(rows, columns).
+# and the activation table's functions (sigmoid, tanh, relu, leaky_relu, identity, f, each with its _prime),
+# a cost's scalar function (huber, huber_prime), ones(rows, columns).
 # As in NumPy, `@` is the matrix product, `*` `/` `+` `-` `**` act entry by entry, a number
 # broadcasts over a matrix, and a 1-row or 1-column matrix broadcasts along its length-1 axis.
 #
