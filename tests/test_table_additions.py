@@ -16,6 +16,9 @@ from checks.routes.derived import lambdify_matrix
 from checks.routes.three_routes import verify
 from derive import derive
 from derive.backward.matrix_ops import apply_entrywise
+from derive.circuits import circuit as circuit_module
+from derive.circuits.check import check_gradients
+from derive.circuits.circuit import build_circuit, run_circuit
 from derive.cli import main
 from derive.network import activations, costs
 from derive.network.spec import NetworkSpec
@@ -203,3 +206,25 @@ def test_the_written_out_entrywise_proof_covers_leaky_relu_away_from_its_kink():
     derivation = derive(NetworkSpec((1, 1, 1), ("leaky_relu", "leaky_relu"), m=1))
     written_out = [p for p in derivation.proofs if p.strategy == "entrywise" and "z != 0" in p.caveat]
     assert written_out and written_out[0].holds
+
+
+# --- the scalar circuit (backprop graph "...") --------------------------------------------------
+
+@pytest.mark.parametrize("x", [-2.0, -0.25, 0.5, 3.0])
+def test_the_leaky_relu_gate_agrees_with_sympy_and_central_differences_off_the_kink(x):
+    check = check_gradients(run_circuit(build_circuit("leaky_relu(x) * y"), {"x": x, "y": 3.0}))
+    assert [g.status for g in check.gradients] == ["agree", "agree"]
+
+
+def test_the_leaky_relu_gate_takes_the_slope_below_zero_at_its_kink_and_says_so():
+    run = run_circuit(build_circuit("leaky_relu(x)"), {"x": 0.0})
+    assert run.gradient("x") == 0.01
+    check = check_gradients(run)
+    assert check.gradients[0].status == "kink" and check.passed
+
+
+def test_a_wrong_leaky_relu_gate_is_caught_by_the_circuit_check(monkeypatch):
+    wrong = dataclasses.replace(circuit_module.GATES["leaky_relu"], local=lambda v, out: (1.0,))
+    monkeypatch.setitem(circuit_module.GATES, "leaky_relu", wrong)
+    check = check_gradients(run_circuit(build_circuit("leaky_relu(x)"), {"x": -1.0}))
+    assert check.gradients[0].status == "disagree"

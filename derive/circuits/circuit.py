@@ -122,6 +122,11 @@ GATES: Mapping[str, Gate] = {
                     lambda v, out: (out * (1.0 - out),), "s (1 - s), s = sigmoid(a)"),
     "relu": Gate("relu", lambda a: max(a, 0.0), lambda v, out: (1.0 if v[0] > 0 else 0.0,),
                  "1 if a > 0 else 0 (0 at a = 0)", pieces=_sign_pieces),
+    # slope 0.01 below 0, and 0.01 at 0 as PyTorch (derive.network.activations documents the choice)
+    "leaky_relu": Gate("leaky_relu", lambda a: a if a > 0 else 0.01 * a,
+                       lambda v, out: (1.0 if v[0] > 0 else 0.01,), "1 if a > 0 else 0.01 (0.01 at a = 0)",
+                       pieces=_sign_pieces),
+    "identity": Gate("identity", lambda a: a, lambda v, out: (1.0,), "1"),
     "abs": Gate("abs", abs, lambda v, out: (math.copysign(1.0, v[0]) if v[0] else 0.0,),
                 "sign(a) (0 at a = 0)", pieces=_sign_pieces),
     "max": Gate("max", lambda *v: max(v), _max_local,

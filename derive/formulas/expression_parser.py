@@ -21,6 +21,8 @@ from typing import Callable, Iterable, Mapping
 
 import sympy as sp
 
+from derive.network.activations import ACTIVATION_TABLE
+
 # Size limits: a formula a person types is a line or two; these keep a hostile one from making
 # SymPy or the parser do unbounded work. Python's own parser refuses nesting past 200 levels.
 MAX_LENGTH = 500
@@ -85,21 +87,21 @@ class FormulaNode:
         yield self
 
 
-def _sigmoid(a: sp.Expr) -> sp.Expr:
-    # Written with exp so that SymPy differentiates exp itself: an oracle that does not know
-    # sigma' = sigma (1 - sigma) cannot share a mistake in it.
-    return 1 / (1 + sp.exp(-a))
+def _written_out(function: Callable[[sp.Expr], sp.Expr]) -> Callable[[sp.Expr], sp.Expr]:
+    return lambda a: function(a)  # one argument, as the signature states
 
 
 # name -> SymPy constructor. Each is a plain function so that its signature states the arity.
+# The activations are the activation table's formulas, written out (sigmoid with exp) so that
+# SymPy differentiates them itself: an oracle that does not know sigma' = sigma (1 - sigma)
+# cannot share a mistake in it.
 SCALAR_FUNCTIONS: Mapping[str, Callable[..., sp.Expr]] = MappingProxyType({
     "exp": lambda a: sp.exp(a),
     "log": lambda a: sp.log(a),
     "sin": lambda a: sp.sin(a),
     "cos": lambda a: sp.cos(a),
-    "tanh": lambda a: sp.tanh(a),
-    "sigmoid": _sigmoid,
-    "relu": lambda a: sp.Max(0, a),
+    **{name: _written_out(entry.function) for name, entry in ACTIVATION_TABLE.items()
+       if entry.function is not None},
     "abs": lambda a: sp.Abs(a),
     "max": lambda first, second, *rest: sp.Max(first, second, *rest),
 })
