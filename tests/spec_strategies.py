@@ -10,6 +10,10 @@ from derive.network.spec import NetworkSpec
 HIDDEN = tuple(name for name, entry in ACTIVATION_TABLE.items() if entry.is_elementwise)
 # the output activations each cost accepts (softmax only under categorical cross-entropy)
 OUTPUT_FOR_COST = {name: entry.outputs for name, entry in COST_TABLE.items()}
+# The same for the numeric routes, which have no value for the generic f.
+NUMERIC_HIDDEN = tuple(name for name in HIDDEN if not ACTIVATION_TABLE[name].is_generic)
+NUMERIC_OUTPUT_COST = tuple((output, cost) for cost, outputs in OUTPUT_FOR_COST.items() for output in outputs
+                            if not ACTIVATION_TABLE[output].is_generic)
 
 
 @st.composite

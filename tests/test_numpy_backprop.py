@@ -15,6 +15,8 @@ from checks.inputs import data
 from checks.routes.finite_differences import compare_gradients, finite_difference_gradient
 from checks.handwritten.network import backprop, cost, forward, parameter_shapes, sigmoid, softplus
 from derive.network.spec import NetworkSpec
+from derive.network.activations import activation
+from tests.spec_strategies import NUMERIC_HIDDEN, NUMERIC_OUTPUT_COST
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -31,11 +33,8 @@ TRANSPOSE_TOLERANCE = 1e-12
 # 0 than this (about 100 steps of 6e-6 times |a|) are skipped rather than mis-scored.
 KINK_MARGIN = 1e-3
 
-HIDDEN = ("sigmoid", "tanh", "relu", "identity")
-OUTPUT_COST = (("sigmoid", "half_sse"), ("tanh", "half_sse"), ("relu", "half_sse"),
-               ("identity", "half_sse"), ("sigmoid", "mse"), ("identity", "mse"), ("tanh", "mse"),
-               ("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy"),
-               ("sigmoid", "categorical_cross_entropy"))
+# every numeric activation and (output, cost) pair of the tables: a new entry's twin is drawn here too
+HIDDEN, OUTPUT_COST = NUMERIC_HIDDEN, NUMERIC_OUTPUT_COST
 
 HYPOTHESIS = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                       suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
@@ -65,7 +64,7 @@ def networks(draw, convention=None):
 def _away_from_relu_kinks(spec, params, X) -> bool:
     passes = forward(spec, params, X)
     return all(np.min(np.abs(passes.z[layer])) > KINK_MARGIN
-               for layer in range(2, len(spec.sizes) + 1) if spec.activation(layer) == "relu")
+               for layer in range(2, len(spec.sizes) + 1) if activation(spec.activation(layer)).kink)
 
 
 @HYPOTHESIS

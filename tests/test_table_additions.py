@@ -228,3 +228,9 @@ def test_a_wrong_leaky_relu_gate_is_caught_by_the_circuit_check(monkeypatch):
     monkeypatch.setitem(circuit_module.GATES, "leaky_relu", wrong)
     check = check_gradients(run_circuit(build_circuit("leaky_relu(x)"), {"x": -1.0}))
     assert check.gradients[0].status == "disagree"
+
+
+def test_the_property_strategies_draw_the_new_entries_from_the_tables():
+    from tests.spec_strategies import HIDDEN, NUMERIC_OUTPUT_COST, OUTPUT_FOR_COST
+    assert "leaky_relu" in HIDDEN and "huber" in OUTPUT_FOR_COST
+    assert ("leaky_relu", "huber") in NUMERIC_OUTPUT_COST
