@@ -16,7 +16,9 @@ from derive.api import derive
 from derive.backward.derivation import Derivation
 from derive.network.naming import LatexNotation
 from derive.network.spec import NetworkSpec
-from derive.writeup.document import NumericTable, Reference, build_document, describe
+from derive.writeup.document import NumericTable, Reference
+from derive.writeup.build import build_document
+from derive.writeup.description import describe
 from derive.writeup.files import write_document
 from derive.writeup.html import document_html
 from derive.writeup.numpy_latexify import reference_functions

@@ -78,7 +78,7 @@ class Derivation:
         return bool(self.proofs) and all(proof.holds for proof in self.proofs)
 
     def _repr_markdown_(self) -> str:  # Jupyter shows the derivation as math
-        from derive.writeup.markdown import derivation_summary_markdown
+        from derive.writeup.summary import derivation_summary_markdown
 
         return derivation_summary_markdown(self)
 

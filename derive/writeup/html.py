@@ -16,8 +16,9 @@ from derive.backward.derivation import Derivation
 from derive.writeup.pictures import Picture
 from derive.writeup.mathml import display_math, inline_math
 from derive.network.naming import LatexNotation
-from derive.writeup.document import (Context, Document, Equation, Items, NumericTable, Reference, Section, Table, Text,
-                            build_document, fraction, rejected_items)
+from derive.writeup.context import Context, rejected_items
+from derive.writeup.document import (Document, Equation, Items, NumericTable, Reference, Section, Table, Text,
+                                    fraction)
 
 # No request of any kind: styles inline, pictures inline (SVG markup, or data: images).
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -173,9 +174,3 @@ def document_html(document: Document, derivation: Derivation, pictures: tuple[Pi
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
             f"<h1>{title}</h1>\n<p>{inline(document.summary)}</p>\n" + "\n".join(parts) + "\n</body>\n</html>\n")
-
-
-def derivation_html(derivation: Derivation, numeric: NumericTable | None = None, reference: Reference | None = None,
-                    notation: LatexNotation = LatexNotation(), pictures: tuple[Picture, ...] = ()) -> str:
-    """The HTML page of a derivation (see derive.writeup.document.build_document and derive.writeup.pictures)."""
-    return document_html(build_document(derivation, numeric, reference, notation), derivation, pictures, notation)

@@ -10,8 +10,7 @@ import re
 
 from derive.backward.derivation import Derivation
 from derive.network.naming import LatexNotation
-from derive.writeup.document import (Document, Equation, Items, NumericTable, Reference, Section, Table, Text,
-                            build_document)
+from derive.writeup.document import Document, Equation, Items, NumericTable, Reference, Section, Table, Text
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[margin=2.2cm]{geometry}
@@ -79,9 +78,3 @@ def document_latex(document: Document) -> str:
              + inline(document.summary) + "\n\\end{center}\n")
     body = "\n".join(_section(section) for section in document.sections)
     return PREAMBLE + "\n\\begin{document}\n\n" + title + "\n" + body + "\n\\end{document}\n"
-
-
-def derivation_latex(derivation: Derivation, numeric: NumericTable | None = None,
-                     reference: Reference | None = None, notation: LatexNotation = LatexNotation()) -> str:
-    """The standalone LaTeX write-up of a derivation (see derive.writeup.document.build_document)."""
-    return document_latex(build_document(derivation, numeric, reference, notation))

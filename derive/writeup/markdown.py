@@ -8,8 +8,7 @@ import sympy as sp
 from derive.backward.derivation import Derivation
 from derive.writeup.latex_printer import latex
 from derive.network.naming import LatexNotation
-from derive.writeup.document import (Document, Equation, Items, NumericTable, Reference, Section, Table, Text,
-                            build_document, describe, fraction)
+from derive.writeup.document import Document, Equation, Items, NumericTable, Reference, Section, Table, Text
 
 
 def _math_block(lines: tuple[str, ...]) -> str:
@@ -47,29 +46,3 @@ def document_markdown(document: Document) -> str:
     """The document as GitHub Markdown: same input, same bytes."""
     body = "\n".join(_section(number, section) for number, section in enumerate(document.sections, start=1))
     return f"# {document.title}\n\n{document.summary}\n\n{body}"
-
-
-def derivation_markdown(derivation: Derivation, numeric: NumericTable | None = None,
-                        reference: Reference | None = None, notation: LatexNotation = LatexNotation()) -> str:
-    """The full Markdown write-up of a derivation (see derive.writeup.document.build_document)."""
-    return document_markdown(build_document(derivation, numeric, reference, notation))
-
-
-def derivation_summary_markdown(derivation: Derivation, notation: LatexNotation = LatexNotation()) -> str:
-    """A few lines for a notebook: the network, every delta and gradient, and which proofs held.
-
-    >>> from derive import derive, XOR_SPEC
-    >>> "X^{\\\\top} \\\\delta^{(2)}" in derivation_summary_markdown(derive(XOR_SPEC, proofs="none"))
-    True
-    """
-    lines = [f"{latex(sp.MatrixSymbol(name, 1, 1), notation)} &= {latex(formula, notation)}"
-             for name, formula in derivation.deltas()]
-    lines += [f"{fraction('J', latex(sp.MatrixSymbol(name, 1, 1), notation))} &= "
-              f"{latex(formula, notation)}" for name, formula in derivation.gradients]
-    math = "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
-    if derivation.proofs:
-        proofs = "; ".join(f"{proof.strategy}: {'holds' if proof.holds else 'FAILS'} "
-                           f"({len(proof.checks)} checks)" for proof in derivation.proofs)
-    else:
-        proofs = "no proofs run"
-    return f"**{describe(derivation.spec)}**\n\n{math}\n\nProofs: {proofs}.\n"

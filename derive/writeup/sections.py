@@ -13,8 +13,9 @@ import sympy as sp
 from derive.network.activations import activation as activation_entry
 from derive.network.costs import cost as cost_entry
 from derive.backward.matrix_ops import apply_entrywise
-from derive.writeup.document import (Context, Equation, Items, NumericTable, Reference, Section, Table, Text,
-                            entry_name, format_error, fraction, rejected_items)
+from derive.writeup.context import Context, entry_name, rejected_items
+from derive.writeup.document import (Equation, Items, NumericTable, Reference, Section, Table, Text, format_error,
+                                    fraction)
 
 _T = sp.Symbol("t", real=True)
 
