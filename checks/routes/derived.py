@@ -22,7 +22,7 @@ import builtins
 import math
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, singledispatch
 from typing import Callable, Mapping
 
 import numpy as np
@@ -377,33 +377,60 @@ def _scalar_with_symbolic_examples(expr: sp.Expr, m0: int) -> sp.Expr:
     return expr
 
 
+@singledispatch
 def with_symbolic_examples(expr: sp.MatrixExpr, m0: int) -> sp.MatrixExpr:
     """The matrix expression with the mean's 1/m0 written 1/m (m = EXAMPLES); shapes are untouched.
+
+    One rule per node type, registered below; a type without one is refused.
 
     Raises:
         NotGeneralizable: a scalar constant divisible by m0 that is not a 1/m0 factor.
     """
-    recurse = lambda e: with_symbolic_examples(e, m0)  # noqa: E731
-    if isinstance(expr, EntrywiseMap):
-        function = expr.function
-        body = _scalar_with_symbolic_examples(function.expr, m0)
-        return EntrywiseMap(sp.Lambda(function.variables, body), *map(recurse, expr.matrices))
-    if isinstance(expr, sp.MatMul):
-        return sp.MatMul(*[recurse(a) if getattr(a, "is_Matrix", False)
-                           else _scalar_with_symbolic_examples(a, m0) for a in expr.args])
-    if isinstance(expr, (sp.MatAdd, sp.HadamardProduct)):
-        return type(expr)(*map(recurse, expr.args))
-    if isinstance(expr, sp.Transpose):
-        return sp.Transpose(recurse(expr.arg))
-    if isinstance(expr, sp.BlockMatrix):
-        blocks = expr.blocks
-        return sp.BlockMatrix([[recurse(blocks[i, j]) for j in range(blocks.shape[1])]
-                               for i in range(blocks.shape[0])])
-    if isinstance(expr, Softmax):
-        return type(expr)(recurse(expr.args[0]), int(expr.args[1]))
-    if isinstance(expr, (sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.MatrixSlice)):
-        return expr
     raise NotGeneralizable(f"no rule for {type(expr).__name__} in a derived expression")
+
+
+@with_symbolic_examples.register
+def _(expr: EntrywiseMap, m0):
+    function = expr.function
+    body = _scalar_with_symbolic_examples(function.expr, m0)
+    return EntrywiseMap(sp.Lambda(function.variables, body), *(with_symbolic_examples(m, m0) for m in expr.matrices))
+
+
+@with_symbolic_examples.register
+def _(expr: sp.MatMul, m0):
+    return sp.MatMul(*[with_symbolic_examples(a, m0) if getattr(a, "is_Matrix", False)
+                       else _scalar_with_symbolic_examples(a, m0) for a in expr.args])
+
+
+@with_symbolic_examples.register(sp.MatAdd)
+@with_symbolic_examples.register(sp.HadamardProduct)
+def _(expr, m0):
+    return type(expr)(*(with_symbolic_examples(a, m0) for a in expr.args))
+
+
+@with_symbolic_examples.register
+def _(expr: sp.Transpose, m0):
+    return sp.Transpose(with_symbolic_examples(expr.arg, m0))
+
+
+@with_symbolic_examples.register
+def _(expr: sp.BlockMatrix, m0):
+    blocks = expr.blocks
+    return sp.BlockMatrix([[with_symbolic_examples(blocks[i, j], m0) for j in range(blocks.shape[1])]
+                           for i in range(blocks.shape[0])])
+
+
+@with_symbolic_examples.register
+def _(expr: Softmax, m0):
+    return type(expr)(with_symbolic_examples(expr.args[0], m0), int(expr.args[1]))
+
+
+@with_symbolic_examples.register(sp.MatrixSymbol)
+@with_symbolic_examples.register(sp.OneMatrix)
+@with_symbolic_examples.register(sp.ZeroMatrix)
+@with_symbolic_examples.register(sp.MatrixSlice)
+def _(expr, m0):
+    return expr  # no scalar inside: nothing to generalize
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,12 +3,12 @@ summary for Jupyter (Derivation._repr_markdown_), whose MathJax reads $...$ and 
 
 from __future__ import annotations
 
+from functools import singledispatch
+
 import sympy as sp
 
 from derive.backward.derivation import Derivation
-from derive.writeup.latex_printer import latex
-from derive.network.naming import LatexNotation
-from derive.writeup.document import Document, Equation, Items, NumericTable, Reference, Section, Table, Text
+from derive.writeup.document import Document, Equation, Items, Section, Table, Text
 
 
 def _math_block(lines: tuple[str, ...]) -> str:
@@ -23,19 +23,32 @@ def _cell(text: str) -> str:
     return text.replace("|", r"\|")
 
 
+@singledispatch
 def _block(block) -> str:
-    if isinstance(block, Text):
-        return block.text + "\n"
-    if isinstance(block, Equation):
-        return _math_block(block.lines)
-    if isinstance(block, Items):
-        return "".join(f"- {item}\n" for item in block.items)
-    if isinstance(block, Table):
-        lines = ["| " + " | ".join(_cell(c) for c in block.header) + " |",
-                 "|" + "|".join("---" for _ in block.header) + "|"]
-        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in block.rows]
-        return "\n".join(lines) + "\n"
     raise TypeError(f"unknown block {type(block).__name__}")
+
+
+@_block.register
+def _(block: Text):
+    return block.text + "\n"
+
+
+@_block.register
+def _(block: Equation):
+    return _math_block(block.lines)
+
+
+@_block.register
+def _(block: Items):
+    return "".join(f"- {item}\n" for item in block.items)
+
+
+@_block.register
+def _(block: Table):
+    lines = ["| " + " | ".join(_cell(c) for c in block.header) + " |",
+             "|" + "|".join("---" for _ in block.header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in block.rows]
+    return "\n".join(lines) + "\n"
 
 
 def _section(number: int, section: Section) -> str:
