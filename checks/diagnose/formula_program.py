@@ -19,14 +19,14 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from checks.routes.derived import Softmax, entry_loss
+from checks.routes.derived import entry_loss
 from checks.handwritten.network import ACTIVATIONS as NUMERIC_ACTIVATIONS, softmax
-from derive.network.activations import activation as activation_entry
 from derive.network.costs import L2_STRENGTH
-from derive.backward.derivation import Derivation, derive_rule, extended_activation
-from derive.backward.matrix_ops import EntrywiseMap, apply_entrywise
+from derive.backward.derivation import Derivation, derive_rule
+from derive.backward.matrix_ops import EntrywiseMap, Softmax
 from derive.network.symbols import SymbolicNetwork, symbolic_network
 from derive.network.spec import NetworkSpec
+from derive.program.program import program_of
 
 # ---------------------------------------------------------------------------------------------
 # The formula set.
@@ -102,11 +102,7 @@ def formula_set(spec: NetworkSpec) -> FormulaSet:
     derivation = cached_derivation(spec)
     network = derivation.network
     formulas: list[tuple[str, sp.MatrixExpr, str]] = []
-    for layer in range(2, network.output_layer + 1):
-        z = network.pre_activation(layer)
-        formulas.append((z.name, pre_activation_formula(network, layer), "forward"))
-        formulas.append((network.activation(layer).name, _activation_formula(network, layer, z.symbol),
-                         "forward"))
+    formulas += [(name, formula, "forward") for name, formula in program_of(spec).forward()]
     formulas.append(("J_data", data_cost(network), "cost"))
     total = sp.MatrixSymbol("J_data", 1, 1)
     if network.regularization_factor != 0:
@@ -129,25 +125,8 @@ def formula_set(spec: NetworkSpec) -> FormulaSet:
 
 
 def pre_activation_formula(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
-    """z(layer) = a W + 1 b (row form) or W a + b 1^T (column form)."""
-    weights = network.weights(layer - 1).symbol
-    a = extended_activation(network, layer - 1)
-    # class constructors, not operators: operators call doit(), slow on the catalogue's edits
-    z = sp.MatMul(a, weights) if network.is_row else sp.MatMul(weights, a)
-    biases = network.biases(layer - 1)
-    if biases is not None:
-        m = network.spec.m
-        ones = sp.MatMul(sp.OneMatrix(m, 1), biases.symbol) if network.is_row \
-            else sp.MatMul(biases.symbol, sp.OneMatrix(1, m))
-        z = sp.MatAdd(z, ones)
-    return z
-
-
-def _activation_formula(network: SymbolicNetwork, layer: int, z: sp.MatrixExpr) -> sp.MatrixExpr:
-    name = network.spec.activation(layer)
-    if name == "softmax":
-        return Softmax(z, 1 if network.is_row else 0)
-    return apply_entrywise(activation_entry(name).opaque, z)
+    """z(layer) = a W + 1 b (row form) or W a + b 1^T (column form), as the program's dense layer builds it."""
+    return program_of(network.spec).dense(layer - 1).forward(network)
 
 
 def _sum_all(matrix: sp.MatrixExpr) -> sp.MatrixExpr:

@@ -36,9 +36,10 @@ from derive.network.activations import opaque_pair
 from derive.network.costs import L2_STRENGTH, cost as cost_entry
 from derive.backward.derivation import Derivation, derive_rule
 from derive.formulas.function_source import define_function
-from derive.backward.matrix_ops import EntrywiseMap, is_zero
+from derive.backward.matrix_ops import EntrywiseMap, LogSoftmax, Softmax, is_zero
 from derive.network.symbols import SymbolicNetwork, symbolic_network
 from derive.network.spec import NetworkSpec
+from derive.program.program import program_of
 
 EXAMPLES = sp.Symbol("m", integer=True, positive=True)  # the example count, read from X at run time
 L2 = sp.Symbol("l2", nonnegative=True)  # lambda is a Python keyword: the generated code says l2
@@ -56,22 +57,7 @@ class NotNumeric(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Matrix nodes the forward pass and the cost need beyond derive.backward.matrix_ops.
-
-
-class Softmax(sp.MatrixExpr):
-    """softmax along the unit axis (1 in row form, 0 in column form): it couples an example's units."""
-
-    def __new__(cls, matrix: sp.MatrixExpr, axis: int):
-        return sp.Basic.__new__(cls, matrix, sp.Integer(axis))
-
-    @property
-    def shape(self):
-        return self.args[0].shape
-
-
-class LogSoftmax(Softmax):
-    """log softmax along the unit axis, computed from z so that it never takes the log of 0."""
+# A scalar function the stable cost needs beyond derive.backward.matrix_ops.
 
 
 class softplus(sp.Function):  # noqa: N801 -- lowercase: SymPy printers dispatch on the class name
@@ -441,43 +427,29 @@ def _unit_axis(spec: NetworkSpec) -> int:
     return 1 if spec.convention == "row" else 0
 
 
-def _extended(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
-    """a(layer) with Ng's bias unit in front: [1 a] in row form, [1; a] in column form."""
-    a = network.activation(layer).symbol
-    if not network.has_bias_unit:
-        return a
-    m = network.spec.m
-    return sp.BlockMatrix([[sp.OneMatrix(m, 1), a]]) if network.is_row \
-        else sp.BlockMatrix([[sp.OneMatrix(1, m)], [a]])
-
-
-def _activation_of(network: SymbolicNetwork, layer: int, z: sp.MatrixExpr) -> sp.MatrixExpr:
-    name = network.spec.activation(layer)
+def _activation_of(layer, network: SymbolicNetwork) -> sp.MatrixExpr:
+    """The NumPy target's reading of an activation layer: f(z) entrywise, softmax as exp(log_softmax(z))."""
+    name = layer.activation
     if name == "f":
-        raise NotNumeric(f"layer {layer} has the generic activation f, which has no numeric value; "
+        raise NotNumeric(f"layer {layer.layer} has the generic activation f, which has no numeric value; "
                          "choose sigmoid, tanh, relu, identity or softmax")
+    z = network.pre_activation(layer.layer).symbol
+    t = sp.Dummy("t")
     if name == "softmax":
         # exp(log_softmax(z)): the cross-entropy reads log_softmax(z) too, and computes it once
-        t = sp.Dummy("t")
         return EntrywiseMap(sp.Lambda(t, sp.exp(t)), LogSoftmax(z, _unit_axis(network.spec)))
-    t = sp.Dummy("t")
     return EntrywiseMap(sp.Lambda(t, opaque_pair(name)[0](t)), z)
 
 
 def forward_expressions(network: SymbolicNetwork) -> list[tuple[str, sp.MatrixExpr]]:
-    """(name, expression) for z2, a2, ..., z(L), a(L): z(l+1) = a(l) W(l) + 1 b(l) or its transpose."""
+    """(name, expression) for z2, a2, ..., z(L), a(L): the program's dense layers as they are,
+    its activation layers in the stable NumPy form."""
+    program = program_of(network.spec)
     lines = []
-    spec = network.spec
     for layer in range(2, network.output_layer + 1):
-        previous, weights = _extended(network, layer - 1), network.weights(layer - 1).symbol
-        z = sp.MatMul(previous, weights) if network.is_row else sp.MatMul(weights, previous)
-        biases = network.biases(layer - 1)
-        if biases is not None:
-            ones = sp.OneMatrix(spec.m, 1) if network.is_row else sp.OneMatrix(1, spec.m)
-            z = sp.MatAdd(z, sp.MatMul(ones, biases.symbol) if network.is_row else sp.MatMul(biases.symbol, ones))
-        z_name = network.pre_activation(layer)
-        lines.append((z_name.name, z))
-        lines.append((network.activation(layer).name, _activation_of(network, layer, z_name.symbol)))
+        dense = program.dense(layer - 1)
+        lines.append((dense.output(network).name, dense.forward(network)))
+        lines.append((network.activation(layer).name, _activation_of(program.activation(layer), network)))
     return lines
 
 

@@ -20,6 +20,7 @@ from derive.backward.matrix_form import Candidate, MatrixForm, find_matrix_form,
 from derive.backward.matrix_ops import EntrywiseMap, apply_entrywise, is_zero
 from derive.network.symbols import MatrixQuantity, SymbolicNetwork, symbolic_network
 from derive.network.spec import NetworkSpec
+from derive.program.program import program_of
 
 # Up to this many entries a step's chain rule is computed at every entry; above it at a fixed
 # sample (corners, edges, seeded random entries) and the randomized exact proof covers the rest.
@@ -280,13 +281,7 @@ def _weights_without_bias(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr
 
 def extended_activation(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
     """a(layer), with Ng's column (row form) or row (column form) of ones in front for the bias unit."""
-    activations = network.activation(layer).symbol
-    if not network.has_bias_unit:
-        return activations
-    m = network.spec.m
-    if network.is_row:
-        return sp.BlockMatrix([[sp.OneMatrix(m, 1), activations]])
-    return sp.BlockMatrix([[sp.OneMatrix(1, m)], [activations]])
+    return program_of(network.spec).dense(layer).extended_input(network)
 
 
 def _regularization_candidates(network: SymbolicNetwork, layer: int) -> list:

@@ -43,6 +43,21 @@ class EntrywiseMap(sp.MatrixExpr):
         return EntrywiseMap(self.function, *[matrix.T for matrix in self.matrices])
 
 
+class Softmax(sp.MatrixExpr):
+    """softmax along the unit axis (1 in row form, 0 in column form): it couples an example's units."""
+
+    def __new__(cls, matrix: sp.MatrixExpr, axis: int):
+        return sp.Basic.__new__(cls, matrix, sp.Integer(axis))
+
+    @property
+    def shape(self):
+        return self.args[0].shape
+
+
+class LogSoftmax(Softmax):
+    """log softmax along the unit axis, computed from z so that it never takes the log of 0."""
+
+
 def apply_entrywise(function: type[sp.Function], matrix: sp.MatrixExpr) -> EntrywiseMap:
     """f(Z) entry by entry, e.g. apply_entrywise(sigmoid_prime, z2) prints as sigma'(z2)."""
     t = sp.Symbol("t")  # not a Dummy: two derivations of one spec must compare equal
