@@ -65,3 +65,18 @@ def test_the_entry_check_fails_on_a_dense_layer_missing_its_bias():
     dense = program.dense(1)
     without_bias = sp.MatMul(dense.extended_input(network), network.weights(1).symbol)
     assert sp.expand(entry_of(without_bias, 0, 0) - dense.entry(network, (0, 0))) != 0
+
+
+def test_one_backprop_derive_derives_the_rule_once(tmp_path, monkeypatch):
+    # the report, the proofs and the derived route all read one Derivation (2-3-1 at m = 5: the
+    # derived route's own m0 is then the spec's m, so nothing needs a second derivation)
+    import derive.backward.derivation as derivation_module
+    from checks.report import write_derivation
+
+    calls = []
+    original = derivation_module.derive_rule
+    monkeypatch.setattr(derivation_module, "derive_rule", lambda spec: calls.append(spec) or original(spec))
+    derivation_module.derivation_of.cache_clear()
+    write_derivation(NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), m=5), tmp_path, ("md",))
+    derivation_module.derivation_of.cache_clear()
+    assert len(calls) == 1

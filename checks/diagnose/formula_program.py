@@ -22,7 +22,7 @@ import sympy as sp
 from checks.routes.derived import entry_loss
 from checks.handwritten.network import ACTIVATIONS as NUMERIC_ACTIVATIONS, softmax
 from derive.network.costs import L2_STRENGTH
-from derive.backward.derivation import Derivation, derive_rule
+from derive.backward.derivation import Derivation
 from derive.backward.matrix_ops import EntrywiseMap, Softmax
 from derive.network.symbols import SymbolicNetwork, symbolic_network
 from derive.network.spec import NetworkSpec

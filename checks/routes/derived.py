@@ -34,7 +34,7 @@ from checks.routes.generated_lines import share_common, through_outputs
 from checks.handwritten.network import Backprop
 from derive.network.activations import opaque_pair
 from derive.network.costs import L2_STRENGTH, cost as cost_entry
-from derive.backward.derivation import Derivation, derive_rule
+from derive.backward.derivation import Derivation, derivation_of
 from derive.formulas.function_source import define_function
 from derive.backward.matrix_ops import EntrywiseMap, LogSoftmax, Softmax, is_zero
 from derive.network.symbols import SymbolicNetwork, symbolic_network
@@ -343,10 +343,9 @@ def derivation_examples(spec: NetworkSpec) -> int:
     return next(m for m in range(3, 10**6, 2) if usable(m))
 
 
-@lru_cache(maxsize=64)
 def cached_derivation(spec: NetworkSpec) -> Derivation:
-    """derive_rule(spec), kept: a derivation takes from ~0.1 s (2-3-1) to seconds (64-128-10)."""
-    return derive_rule(spec)
+    """The run's one Derivation of `spec` (derive.backward.derivation.derivation_of), never derived twice."""
+    return derivation_of(spec)
 
 
 class NotGeneralizable(RuntimeError):
