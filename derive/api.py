@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from derive.backward.derivation import Derivation, derive_rule
+from derive.backward.derivation import Derivation, derivation_of
 from derive.proofs.index_level import index_argument
 from derive.proofs.local import prove_activation_rules
 from derive.network.size_limits import check_size
@@ -44,7 +44,7 @@ def derive(spec: NetworkSpec, proofs: str = "auto", size_limit_factor: float = 1
     if proofs not in PROOF_CHOICES:
         raise SpecError(f"unknown proof choice {proofs!r}; accepted: {', '.join(PROOF_CHOICES)}")
     check_size(spec, "derive", size_limit_factor)
-    rule = derive_rule(spec)
+    rule = derivation_of(spec)
     # each proof is one step of the bar a terminal shows for long work (derive.progress)
     steps = []
     if proofs in ("all", "entrywise") or (proofs == "auto" and affordable(spec)):

@@ -78,7 +78,7 @@ def test_page_with_its_graphviz_pictures_loads_offline_without_console_messages(
     # the golden pages leave the pictures out (see derive/writeup/pictures.py); this one has both
     from derive import XOR_SPEC, derive
     from derive.writeup.pictures import pictures
-    from derive.writeup.html import derivation_html
+    from derive.writeup.build import derivation_html
 
     page = tmp_path / "derivation.html"
     page.write_text(derivation_html(derive(XOR_SPEC), pictures=pictures(XOR_SPEC)), encoding="utf-8")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from derive.cli.derive import write_derivation
+from checks.report import write_derivation
 from derive.network.spec import NetworkSpec
 from tests.spec_strategies import specs
 

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive.cli.derive import write_derivation  # noqa: E402
+from checks.report import write_derivation  # noqa: E402
 from derive.network.spec import XOR_SPEC, NetworkSpec  # noqa: E402
 
 # (folder name, spec): seed 000's net, Ng's column form, softmax, three hidden layers, no hidden layer.

@@ -13,20 +13,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, singledispatch
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
 
-from checks.routes.derived import Softmax, entry_loss
+from checks.routes.derived import entry_loss
 from checks.handwritten.network import ACTIVATIONS as NUMERIC_ACTIVATIONS, SCALAR_LOSSES, softmax
-from derive.network.activations import activation as activation_entry
 from derive.network.costs import L2_STRENGTH
-from derive.backward.derivation import Derivation, derive_rule, extended_activation
-from derive.backward.matrix_ops import EntrywiseMap, apply_entrywise
+from derive.backward.derivation import Derivation
+from derive.backward.matrix_ops import EntrywiseMap, Softmax
 from derive.network.symbols import SymbolicNetwork, symbolic_network
 from derive.network.spec import NetworkSpec
+from derive.program.program import program_of
 
 # ---------------------------------------------------------------------------------------------
 # The formula set.
@@ -102,11 +102,7 @@ def formula_set(spec: NetworkSpec) -> FormulaSet:
     derivation = cached_derivation(spec)
     network = derivation.network
     formulas: list[tuple[str, sp.MatrixExpr, str]] = []
-    for layer in range(2, network.output_layer + 1):
-        z = network.pre_activation(layer)
-        formulas.append((z.name, pre_activation_formula(network, layer), "forward"))
-        formulas.append((network.activation(layer).name, _activation_formula(network, layer, z.symbol),
-                         "forward"))
+    formulas += [(name, formula, "forward") for name, formula in program_of(spec).forward()]
     formulas.append(("J_data", data_cost(network), "cost"))
     total = sp.MatrixSymbol("J_data", 1, 1)
     if network.regularization_factor != 0:
@@ -129,25 +125,8 @@ def formula_set(spec: NetworkSpec) -> FormulaSet:
 
 
 def pre_activation_formula(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
-    """z(layer) = a W + 1 b (row form) or W a + b 1^T (column form)."""
-    weights = network.weights(layer - 1).symbol
-    a = extended_activation(network, layer - 1)
-    # class constructors, not operators: operators call doit(), slow on the catalogue's edits
-    z = sp.MatMul(a, weights) if network.is_row else sp.MatMul(weights, a)
-    biases = network.biases(layer - 1)
-    if biases is not None:
-        m = network.spec.m
-        ones = sp.MatMul(sp.OneMatrix(m, 1), biases.symbol) if network.is_row \
-            else sp.MatMul(biases.symbol, sp.OneMatrix(1, m))
-        z = sp.MatAdd(z, ones)
-    return z
-
-
-def _activation_formula(network: SymbolicNetwork, layer: int, z: sp.MatrixExpr) -> sp.MatrixExpr:
-    name = network.spec.activation(layer)
-    if name == "softmax":
-        return Softmax(z, 1 if network.is_row else 0)
-    return apply_entrywise(activation_entry(name).opaque, z)
+    """z(layer) = a W + 1 b (row form) or W a + b 1^T (column form), as the program's dense layer builds it."""
+    return program_of(network.spec).dense(layer - 1).forward(network)
 
 
 def _sum_all(matrix: sp.MatrixExpr) -> sp.MatrixExpr:
@@ -220,53 +199,96 @@ def run(formulas: Sequence[tuple[str, sp.MatrixExpr]], env: dict, start: int = 0
     return env
 
 
+@singledispatch
 def matrix_value(expression, env: dict) -> np.ndarray:
     """A matrix expression of the formula set's vocabulary, in float64."""
-    if isinstance(expression, sp.MatrixSymbol):
-        return env[expression.name]
-    if isinstance(expression, sp.Transpose):
-        return matrix_value(expression.arg, env).T
-    if isinstance(expression, sp.MatAdd):
-        return sum(matrix_value(term, env) for term in expression.args)
-    if isinstance(expression, sp.MatMul):
-        factor, product = 1.0, None
-        for argument in expression.args:
-            if getattr(argument, "is_Matrix", False):
-                value = matrix_value(argument, env)
-                product = value if product is None else product @ value
-            else:
-                factor *= float(_scalar_value(argument, {}, env))
-        return factor * product
-    if isinstance(expression, sp.HadamardProduct):
-        product = matrix_value(expression.args[0], env)
-        for argument in expression.args[1:]:
-            product = product * matrix_value(argument, env)
-        return product
-    if isinstance(expression, sp.HadamardPower):
-        return matrix_value(expression.base, env) ** float(expression.exp)
-    if isinstance(expression, EntrywiseMap):
-        function = expression.function
-        values = {v: matrix_value(m, env) for v, m in zip(function.variables, expression.matrices)}
-        return np.broadcast_to(_scalar_value(function.expr, values, env), expression.shape).astype(np.float64)
-    if isinstance(expression, Softmax):
-        return softmax(matrix_value(expression.args[0], env), int(expression.args[1]))
-    if isinstance(expression, sp.OneMatrix):
-        return np.ones(tuple(int(n) for n in expression.shape))
-    if isinstance(expression, sp.ZeroMatrix):
-        return np.zeros(tuple(int(n) for n in expression.shape))
-    if isinstance(expression, sp.Identity):
-        return np.eye(int(expression.shape[0]))
-    if isinstance(expression, sp.MatrixSlice):
-        rows, columns = expression.rowslice, expression.colslice
-        parent = matrix_value(expression.parent, env)
-        return parent[int(rows[0]):int(rows[1]):int(rows[2]), int(columns[0]):int(columns[1]):int(columns[2])]
-    if isinstance(expression, sp.BlockMatrix):
-        blocks = expression.blocks
-        return np.block([[matrix_value(blocks[i, j], env) for j in range(blocks.shape[1])]
-                         for i in range(blocks.shape[0])])
-    if isinstance(expression, sp.MatrixBase):
-        return _explicit(expression)
     raise ValueError(f"cannot evaluate {type(expression).__name__} numerically")
+
+
+@matrix_value.register
+def _(expression: sp.MatrixSymbol, env):
+    return env[expression.name]
+
+
+@matrix_value.register
+def _(expression: sp.Transpose, env):
+    return matrix_value(expression.arg, env).T
+
+
+@matrix_value.register
+def _(expression: sp.MatAdd, env):
+    return sum(matrix_value(term, env) for term in expression.args)
+
+
+@matrix_value.register
+def _(expression: sp.MatMul, env):
+    factor, product = 1.0, None
+    for argument in expression.args:
+        if getattr(argument, "is_Matrix", False):
+            value = matrix_value(argument, env)
+            product = value if product is None else product @ value
+        else:
+            factor *= float(_scalar_value(argument, {}, env))
+    return factor * product
+
+
+@matrix_value.register
+def _(expression: sp.HadamardProduct, env):
+    product = matrix_value(expression.args[0], env)
+    for argument in expression.args[1:]:
+        product = product * matrix_value(argument, env)
+    return product
+
+
+@matrix_value.register
+def _(expression: sp.HadamardPower, env):
+    return matrix_value(expression.base, env) ** float(expression.exp)
+
+
+@matrix_value.register
+def _(expression: EntrywiseMap, env):
+    function = expression.function
+    values = {v: matrix_value(m, env) for v, m in zip(function.variables, expression.matrices)}
+    return np.broadcast_to(_scalar_value(function.expr, values, env), expression.shape).astype(np.float64)
+
+
+@matrix_value.register
+def _(expression: Softmax, env):
+    return softmax(matrix_value(expression.args[0], env), int(expression.args[1]))
+
+
+@matrix_value.register
+def _(expression: sp.OneMatrix, env):
+    return np.ones(tuple(int(n) for n in expression.shape))
+
+
+@matrix_value.register
+def _(expression: sp.ZeroMatrix, env):
+    return np.zeros(tuple(int(n) for n in expression.shape))
+
+
+@matrix_value.register
+def _(expression: sp.Identity, env):
+    return np.eye(int(expression.shape[0]))
+
+
+@matrix_value.register
+def _(expression: sp.MatrixSlice, env):
+    rows, columns = expression.rowslice, expression.colslice
+    parent = matrix_value(expression.parent, env)
+    return parent[int(rows[0]):int(rows[1]):int(rows[2]), int(columns[0]):int(columns[1]):int(columns[2])]
+
+
+@matrix_value.register
+def _(expression: sp.BlockMatrix, env):
+    blocks = expression.blocks
+    return np.block([[matrix_value(blocks[i, j], env) for j in range(blocks.shape[1])]
+                     for i in range(blocks.shape[0])])
+
+
+@matrix_value.register
+def _(expression: sp.MatrixBase, env):
+    return _explicit(expression)
 
 
 @lru_cache(maxsize=4096)
@@ -278,27 +300,50 @@ def _scalar_value(expression: sp.Expr, values: dict, env: dict):
     """A scalar formula over arrays (Lambda variables) and known scalars (lambda), entrywise."""
     if expression in values:
         return values[expression]
-    if isinstance(expression, sp.Symbol):
-        return env[expression.name]
+    return _scalar_rule(expression, values, env)
+
+
+@singledispatch
+def _scalar_rule(expression, values: dict, env: dict):
     if expression.is_Number:
         return float(expression)
-    if isinstance(expression, sp.Add):
-        return sum(_scalar_value(term, values, env) for term in expression.args)
-    if isinstance(expression, sp.Mul):
-        product = 1.0
-        for factor in expression.args:
-            product = product * _scalar_value(factor, values, env)
-        return product
-    if isinstance(expression, sp.Pow):
-        return _scalar_value(expression.base, values, env) ** float(expression.exp)
-    if isinstance(expression, sp.log):
-        return np.log(_scalar_value(expression.args[0], values, env))
-    if isinstance(expression, sp.exp):
-        return np.exp(_scalar_value(expression.args[0], values, env))
     name = type(expression).__name__
     if name in NUMERIC_FUNCTIONS:
         return NUMERIC_FUNCTIONS[name](np.asarray(_scalar_value(expression.args[0], values, env), dtype=np.float64))
     raise ValueError(f"cannot evaluate {expression} numerically")
+
+
+@_scalar_rule.register
+def _(expression: sp.Symbol, values, env):
+    return env[expression.name]
+
+
+@_scalar_rule.register
+def _(expression: sp.Add, values, env):
+    return sum(_scalar_value(term, values, env) for term in expression.args)
+
+
+@_scalar_rule.register
+def _(expression: sp.Mul, values, env):
+    product = 1.0
+    for factor in expression.args:
+        product = product * _scalar_value(factor, values, env)
+    return product
+
+
+@_scalar_rule.register
+def _(expression: sp.Pow, values, env):
+    return _scalar_value(expression.base, values, env) ** float(expression.exp)
+
+
+@_scalar_rule.register
+def _(expression: sp.log, values, env):
+    return np.log(_scalar_value(expression.args[0], values, env))
+
+
+@_scalar_rule.register
+def _(expression: sp.exp, values, env):
+    return np.exp(_scalar_value(expression.args[0], values, env))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,59 +361,102 @@ def formula_text(expression, names: Mapping[str, str] | None = None) -> str:
     return _text(expression, names)
 
 
+@singledispatch
 def _text(e, names) -> str:
-    if isinstance(e, sp.MatrixSymbol):
-        return names.get(e.name, e.name)
-    if isinstance(e, sp.Transpose):
-        return _wrapped(e.arg, names) + ".T"
-    if isinstance(e, sp.MatAdd):
-        text = ""
-        pieces = sorted((_text(term, names) for term in e.args), key=lambda p: p.startswith("-"))
-        for index, piece in enumerate(pieces):
-            if index and piece.startswith("-"):
-                text += " - " + piece[1:]
-            else:
-                text += (" + " if index else "") + piece
-        return text
-    if isinstance(e, sp.MatMul):
-        scalars = [a for a in e.args if not getattr(a, "is_Matrix", False)]
-        matrices = [a for a in e.args if getattr(a, "is_Matrix", False)]
-        product = " @ ".join(_wrapped(m, names) for m in matrices)
-        scalar = sp.Mul(*scalars)
-        if scalar == 1:
-            return product
-        if scalar == -1:
-            return "-" + (product if len(matrices) == 1 else f"({product})")
-        return f"({scalar_text(scalar)}) * " + (product if len(matrices) == 1 else f"({product})")
-    if isinstance(e, sp.HadamardProduct):
-        return " * ".join(_wrapped(a, names) for a in e.args)
-    if isinstance(e, sp.HadamardPower):
-        return f"{_wrapped(e.base, names)}**{scalar_text(e.exp)}"
-    if isinstance(e, EntrywiseMap):
-        body = e.function.expr
-        if isinstance(body, sp.Function) and body.args == e.function.variables:
-            return f"{type(body).__name__}({_text(e.matrices[0], names)})"
-        replaced = {v: sp.Symbol(_text(m, names)) for v, m in zip(e.function.variables, e.matrices)}
-        return "(" + scalar_text(body.xreplace(replaced)) + ")"
-    if isinstance(e, Softmax):
-        return f"softmax({_text(e.args[0], names)})"
-    if isinstance(e, sp.OneMatrix):
-        return f"ones({e.shape[0]}, {e.shape[1]})"
-    if isinstance(e, sp.ZeroMatrix):
-        return f"zeros({e.shape[0]}, {e.shape[1]})"
-    if isinstance(e, sp.Identity):
-        return f"eye({e.shape[0]})"
-    if isinstance(e, sp.MatrixSlice):
-        return f"{_wrapped(e.parent, names)}[{_slice_text(e.rowslice, e.parent.shape[0])}, " \
-               f"{_slice_text(e.colslice, e.parent.shape[1])}]"
-    if isinstance(e, sp.BlockMatrix):
-        blocks = e.blocks
-        if blocks.shape[0] == 1:
-            return "hstack([" + ", ".join(_text(blocks[0, j], names) for j in range(blocks.shape[1])) + "])"
-        return "vstack([" + ", ".join(_text(blocks[i, 0], names) for i in range(blocks.shape[0])) + "])"
-    if isinstance(e, sp.MatrixBase):
-        return str(e.tolist())
     return scalar_text(e)
+
+
+@_text.register
+def _(e: sp.MatrixSymbol, names):
+    return names.get(e.name, e.name)
+
+
+@_text.register
+def _(e: sp.Transpose, names):
+    return _wrapped(e.arg, names) + ".T"
+
+
+@_text.register
+def _(e: sp.MatAdd, names):
+    text = ""
+    pieces = sorted((_text(term, names) for term in e.args), key=lambda p: p.startswith("-"))
+    for index, piece in enumerate(pieces):
+        if index and piece.startswith("-"):
+            text += " - " + piece[1:]
+        else:
+            text += (" + " if index else "") + piece
+    return text
+
+
+@_text.register
+def _(e: sp.MatMul, names):
+    scalars = [a for a in e.args if not getattr(a, "is_Matrix", False)]
+    matrices = [a for a in e.args if getattr(a, "is_Matrix", False)]
+    product = " @ ".join(_wrapped(m, names) for m in matrices)
+    scalar = sp.Mul(*scalars)
+    if scalar == 1:
+        return product
+    if scalar == -1:
+        return "-" + (product if len(matrices) == 1 else f"({product})")
+    return f"({scalar_text(scalar)}) * " + (product if len(matrices) == 1 else f"({product})")
+
+
+@_text.register
+def _(e: sp.HadamardProduct, names):
+    return " * ".join(_wrapped(a, names) for a in e.args)
+
+
+@_text.register
+def _(e: sp.HadamardPower, names):
+    return f"{_wrapped(e.base, names)}**{scalar_text(e.exp)}"
+
+
+@_text.register
+def _(e: EntrywiseMap, names):
+    body = e.function.expr
+    if isinstance(body, sp.Function) and body.args == e.function.variables:
+        return f"{type(body).__name__}({_text(e.matrices[0], names)})"
+    replaced = {v: sp.Symbol(_text(m, names)) for v, m in zip(e.function.variables, e.matrices)}
+    return "(" + scalar_text(body.xreplace(replaced)) + ")"
+
+
+@_text.register
+def _(e: Softmax, names):
+    return f"softmax({_text(e.args[0], names)})"
+
+
+@_text.register
+def _(e: sp.OneMatrix, names):
+    return f"ones({e.shape[0]}, {e.shape[1]})"
+
+
+@_text.register
+def _(e: sp.ZeroMatrix, names):
+    return f"zeros({e.shape[0]}, {e.shape[1]})"
+
+
+@_text.register
+def _(e: sp.Identity, names):
+    return f"eye({e.shape[0]})"
+
+
+@_text.register
+def _(e: sp.MatrixSlice, names):
+    return f"{_wrapped(e.parent, names)}[{_slice_text(e.rowslice, e.parent.shape[0])}, " \
+           f"{_slice_text(e.colslice, e.parent.shape[1])}]"
+
+
+@_text.register
+def _(e: sp.BlockMatrix, names):
+    blocks = e.blocks
+    if blocks.shape[0] == 1:
+        return "hstack([" + ", ".join(_text(blocks[0, j], names) for j in range(blocks.shape[1])) + "])"
+    return "vstack([" + ", ".join(_text(blocks[i, 0], names) for i in range(blocks.shape[0])) + "])"
+
+
+@_text.register
+def _(e: sp.MatrixBase, names):
+    return str(e.tolist())
 
 
 def _wrapped(e, names) -> str:

@@ -264,3 +264,9 @@ def neighbour_hint(figure: PublishedFigure, neighbours: Mapping[str, float]) -> 
         if figure.matches(value):
             return f"matches {description} ({value!r})"
     return None
+
+
+def entry_names(shapes: Mapping[str, tuple[int, ...]], prefix: str = "") -> str:
+    """"dJ/dW1[i,j] (W1 is 2x2), dJ/db1[i,j] (1x2)": the entry names a net accepts, for messages."""
+    parts = [f"{prefix}{name}[i,j] ({'x'.join(map(str, shape))})" for name, shape in shapes.items()]
+    return ", ".join(parts)

@@ -22,7 +22,7 @@ import builtins
 import math
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, singledispatch
 from typing import Callable, Mapping
 
 import numpy as np
@@ -34,11 +34,12 @@ from checks.routes.generated_lines import share_common, through_outputs
 from checks.handwritten.network import Backprop
 from derive.network.activations import ACTIVATION_TABLE, opaque_pair
 from derive.network.costs import L2_STRENGTH, cost as cost_entry, scalar_losses
-from derive.backward.derivation import Derivation, derive_rule
+from derive.backward.derivation import Derivation, derivation_of
 from derive.formulas.function_source import define_function
-from derive.backward.matrix_ops import EntrywiseMap, is_zero
+from derive.backward.matrix_ops import EntrywiseMap, LogSoftmax, Softmax, is_zero
 from derive.network.symbols import SymbolicNetwork, symbolic_network
 from derive.network.spec import NetworkSpec
+from derive.program.program import program_of
 
 EXAMPLES = sp.Symbol("m", integer=True, positive=True)  # the example count, read from X at run time
 L2 = sp.Symbol("l2", nonnegative=True)  # lambda is a Python keyword: the generated code says l2
@@ -56,22 +57,7 @@ class NotNumeric(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Matrix nodes the forward pass and the cost need beyond derive.backward.matrix_ops.
-
-
-class Softmax(sp.MatrixExpr):
-    """softmax along the unit axis (1 in row form, 0 in column form): it couples an example's units."""
-
-    def __new__(cls, matrix: sp.MatrixExpr, axis: int):
-        return sp.Basic.__new__(cls, matrix, sp.Integer(axis))
-
-    @property
-    def shape(self):
-        return self.args[0].shape
-
-
-class LogSoftmax(Softmax):
-    """log softmax along the unit axis, computed from z so that it never takes the log of 0."""
+# A scalar function the stable cost needs beyond derive.backward.matrix_ops.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,10 +331,9 @@ def derivation_examples(spec: NetworkSpec) -> int:
     return next(m for m in range(3, 10**6, 2) if usable(m))
 
 
-@lru_cache(maxsize=64)
 def cached_derivation(spec: NetworkSpec) -> Derivation:
-    """derive_rule(spec), kept: a derivation takes from ~0.1 s (2-3-1) to seconds (64-128-10)."""
-    return derive_rule(spec)
+    """The run's one Derivation of `spec` (derive.backward.derivation.derivation_of), never derived twice."""
+    return derivation_of(spec)
 
 
 class NotGeneralizable(RuntimeError):
@@ -365,33 +350,60 @@ def _scalar_with_symbolic_examples(expr: sp.Expr, m0: int) -> sp.Expr:
     return expr
 
 
+@singledispatch
 def with_symbolic_examples(expr: sp.MatrixExpr, m0: int) -> sp.MatrixExpr:
     """The matrix expression with the mean's 1/m0 written 1/m (m = EXAMPLES); shapes are untouched.
+
+    One rule per node type, registered below; a type without one is refused.
 
     Raises:
         NotGeneralizable: a scalar constant divisible by m0 that is not a 1/m0 factor.
     """
-    recurse = lambda e: with_symbolic_examples(e, m0)  # noqa: E731
-    if isinstance(expr, EntrywiseMap):
-        function = expr.function
-        body = _scalar_with_symbolic_examples(function.expr, m0)
-        return EntrywiseMap(sp.Lambda(function.variables, body), *map(recurse, expr.matrices))
-    if isinstance(expr, sp.MatMul):
-        return sp.MatMul(*[recurse(a) if getattr(a, "is_Matrix", False)
-                           else _scalar_with_symbolic_examples(a, m0) for a in expr.args])
-    if isinstance(expr, (sp.MatAdd, sp.HadamardProduct)):
-        return type(expr)(*map(recurse, expr.args))
-    if isinstance(expr, sp.Transpose):
-        return sp.Transpose(recurse(expr.arg))
-    if isinstance(expr, sp.BlockMatrix):
-        blocks = expr.blocks
-        return sp.BlockMatrix([[recurse(blocks[i, j]) for j in range(blocks.shape[1])]
-                               for i in range(blocks.shape[0])])
-    if isinstance(expr, Softmax):
-        return type(expr)(recurse(expr.args[0]), int(expr.args[1]))
-    if isinstance(expr, (sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.MatrixSlice)):
-        return expr
     raise NotGeneralizable(f"no rule for {type(expr).__name__} in a derived expression")
+
+
+@with_symbolic_examples.register
+def _(expr: EntrywiseMap, m0):
+    function = expr.function
+    body = _scalar_with_symbolic_examples(function.expr, m0)
+    return EntrywiseMap(sp.Lambda(function.variables, body), *(with_symbolic_examples(m, m0) for m in expr.matrices))
+
+
+@with_symbolic_examples.register
+def _(expr: sp.MatMul, m0):
+    return sp.MatMul(*[with_symbolic_examples(a, m0) if getattr(a, "is_Matrix", False)
+                       else _scalar_with_symbolic_examples(a, m0) for a in expr.args])
+
+
+@with_symbolic_examples.register(sp.MatAdd)
+@with_symbolic_examples.register(sp.HadamardProduct)
+def _(expr, m0):
+    return type(expr)(*(with_symbolic_examples(a, m0) for a in expr.args))
+
+
+@with_symbolic_examples.register
+def _(expr: sp.Transpose, m0):
+    return sp.Transpose(with_symbolic_examples(expr.arg, m0))
+
+
+@with_symbolic_examples.register
+def _(expr: sp.BlockMatrix, m0):
+    blocks = expr.blocks
+    return sp.BlockMatrix([[with_symbolic_examples(blocks[i, j], m0) for j in range(blocks.shape[1])]
+                           for i in range(blocks.shape[0])])
+
+
+@with_symbolic_examples.register
+def _(expr: Softmax, m0):
+    return type(expr)(with_symbolic_examples(expr.args[0], m0), int(expr.args[1]))
+
+
+@with_symbolic_examples.register(sp.MatrixSymbol)
+@with_symbolic_examples.register(sp.OneMatrix)
+@with_symbolic_examples.register(sp.ZeroMatrix)
+@with_symbolic_examples.register(sp.MatrixSlice)
+def _(expr, m0):
+    return expr  # no scalar inside: nothing to generalize
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,43 +414,29 @@ def _unit_axis(spec: NetworkSpec) -> int:
     return 1 if spec.convention == "row" else 0
 
 
-def _extended(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
-    """a(layer) with Ng's bias unit in front: [1 a] in row form, [1; a] in column form."""
-    a = network.activation(layer).symbol
-    if not network.has_bias_unit:
-        return a
-    m = network.spec.m
-    return sp.BlockMatrix([[sp.OneMatrix(m, 1), a]]) if network.is_row \
-        else sp.BlockMatrix([[sp.OneMatrix(1, m)], [a]])
-
-
-def _activation_of(network: SymbolicNetwork, layer: int, z: sp.MatrixExpr) -> sp.MatrixExpr:
-    name = network.spec.activation(layer)
+def _activation_of(layer, network: SymbolicNetwork) -> sp.MatrixExpr:
+    """The NumPy target's reading of an activation layer: f(z) entrywise, softmax as exp(log_softmax(z))."""
+    name = layer.activation
     if name == "f":
-        raise NotNumeric(f"layer {layer} has the generic activation f, which has no numeric value; "
+        raise NotNumeric(f"layer {layer.layer} has the generic activation f, which has no numeric value; "
                          "choose sigmoid, tanh, relu, identity or softmax")
+    z = network.pre_activation(layer.layer).symbol
+    t = sp.Dummy("t")
     if name == "softmax":
         # exp(log_softmax(z)): the cross-entropy reads log_softmax(z) too, and computes it once
-        t = sp.Dummy("t")
         return EntrywiseMap(sp.Lambda(t, sp.exp(t)), LogSoftmax(z, _unit_axis(network.spec)))
-    t = sp.Dummy("t")
     return EntrywiseMap(sp.Lambda(t, opaque_pair(name)[0](t)), z)
 
 
 def forward_expressions(network: SymbolicNetwork) -> list[tuple[str, sp.MatrixExpr]]:
-    """(name, expression) for z2, a2, ..., z(L), a(L): z(l+1) = a(l) W(l) + 1 b(l) or its transpose."""
+    """(name, expression) for z2, a2, ..., z(L), a(L): the program's dense layers as they are,
+    its activation layers in the stable NumPy form."""
+    program = program_of(network.spec)
     lines = []
-    spec = network.spec
     for layer in range(2, network.output_layer + 1):
-        previous, weights = _extended(network, layer - 1), network.weights(layer - 1).symbol
-        z = sp.MatMul(previous, weights) if network.is_row else sp.MatMul(weights, previous)
-        biases = network.biases(layer - 1)
-        if biases is not None:
-            ones = sp.OneMatrix(spec.m, 1) if network.is_row else sp.OneMatrix(1, spec.m)
-            z = sp.MatAdd(z, sp.MatMul(ones, biases.symbol) if network.is_row else sp.MatMul(biases.symbol, ones))
-        z_name = network.pre_activation(layer)
-        lines.append((z_name.name, z))
-        lines.append((network.activation(layer).name, _activation_of(network, layer, z_name.symbol)))
+        dense = program.dense(layer - 1)
+        lines.append((dense.output(network).name, dense.forward(network)))
+        lines.append((network.activation(layer).name, _activation_of(program.activation(layer), network)))
     return lines
 
 

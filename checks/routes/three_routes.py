@@ -210,6 +210,18 @@ class Verdict:
         """The parameters with a disagreement, in the order W1, b1, W2, ..."""
         return tuple(p.name for p in self.parameters if not p.agree)
 
+    def text(self, data_text: str, params_text: str) -> str:
+        """The table `backprop check` prints (checks.routes.verdict_report)."""
+        from checks.routes.verdict_report import verdict_text
+
+        return verdict_text(self, data_text, params_text)
+
+    def to_json(self, data_text: str, params_text: str, seed: int) -> dict:
+        """Everything `backprop check --json` prints, every gradient from every route included."""
+        from checks.routes.verdict_report import verdict_json
+
+        return verdict_json(self, data_text, params_text, seed)
+
 
 def _layer(name: str) -> int:
     return int(name.lstrip("Wb"))

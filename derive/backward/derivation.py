@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from functools import lru_cache
 from dataclasses import dataclass
 
 import sympy as sp
@@ -20,6 +21,7 @@ from derive.backward.matrix_form import Candidate, MatrixForm, find_matrix_form,
 from derive.backward.matrix_ops import EntrywiseMap, apply_entrywise, is_zero
 from derive.network.symbols import MatrixQuantity, SymbolicNetwork, symbolic_network
 from derive.network.spec import NetworkSpec
+from derive.program.program import program_of
 
 # Up to this many entries a step's chain rule is computed at every entry; above it at a fixed
 # sample (corners, edges, seeded random entries) and the randomized exact proof covers the rest.
@@ -78,7 +80,7 @@ class Derivation:
         return bool(self.proofs) and all(proof.holds for proof in self.proofs)
 
     def _repr_markdown_(self) -> str:  # Jupyter shows the derivation as math
-        from derive.writeup.markdown import derivation_summary_markdown
+        from derive.writeup.summary import derivation_summary_markdown
 
         return derivation_summary_markdown(self)
 
@@ -280,13 +282,7 @@ def _weights_without_bias(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr
 
 def extended_activation(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
     """a(layer), with Ng's column (row form) or row (column form) of ones in front for the bias unit."""
-    activations = network.activation(layer).symbol
-    if not network.has_bias_unit:
-        return activations
-    m = network.spec.m
-    if network.is_row:
-        return sp.BlockMatrix([[sp.OneMatrix(m, 1), activations]])
-    return sp.BlockMatrix([[sp.OneMatrix(1, m)], [activations]])
+    return program_of(network.spec).dense(layer).extended_input(network)
 
 
 def _regularization_candidates(network: SymbolicNetwork, layer: int) -> list:
@@ -351,6 +347,16 @@ def widened(spec: NetworkSpec) -> NetworkSpec:
     sizes = tuple(next(fresh) if size == 1 else size for size in spec.sizes)
     m = next(fresh) if spec.m == 1 else spec.m
     return dataclasses.replace(spec, sizes=sizes, m=m)
+
+
+@lru_cache(maxsize=64)
+def derivation_of(spec: NetworkSpec) -> Derivation:
+    """derive_rule(spec), kept: one derivation per spec for every reader in a run.
+
+    `backprop derive` derives, proves, checks by the derived route and writes; each of these
+    reads this one Derivation (a derivation takes from ~0.1 s at 2-3-1 to seconds at 64-128-10).
+    """
+    return derive_rule(spec)
 
 
 def derive_rule(spec: NetworkSpec) -> Derivation:

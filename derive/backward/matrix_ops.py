@@ -7,7 +7,7 @@ and as many same-shaped matrices; our printers render it as f'(z) or (Yhat - Y) 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, singledispatch
 
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
@@ -43,6 +43,21 @@ class EntrywiseMap(sp.MatrixExpr):
         return EntrywiseMap(self.function, *[matrix.T for matrix in self.matrices])
 
 
+class Softmax(sp.MatrixExpr):
+    """softmax along the unit axis (1 in row form, 0 in column form): it couples an example's units."""
+
+    def __new__(cls, matrix: sp.MatrixExpr, axis: int):
+        return sp.Basic.__new__(cls, matrix, sp.Integer(axis))
+
+    @property
+    def shape(self):
+        return self.args[0].shape
+
+
+class LogSoftmax(Softmax):
+    """log softmax along the unit axis, computed from z so that it never takes the log of 0."""
+
+
 def apply_entrywise(function: type[sp.Function], matrix: sp.MatrixExpr) -> EntrywiseMap:
     """f(Z) entry by entry, e.g. apply_entrywise(sigmoid_prime, z2) prints as sigma'(z2)."""
     t = sp.Symbol("t")  # not a Dummy: two derivations of one spec must compare equal
@@ -62,30 +77,66 @@ def entry_of(expression: sp.MatrixExpr, row: int, column: int) -> sp.Expr:
 @lru_cache(maxsize=1 << 16)  # candidates share factors: delta W^T's entries recur in every product with f'(z)
 def _entry(expression, i: int, j: int) -> sp.Expr:
     # SymPy's MatMul._entry builds a Sum and calls doit(), several times slower than this walk.
-    if isinstance(expression, sp.MatrixSymbol):
-        return naming.entry_symbol(expression.name, i, j)
-    if isinstance(expression, sp.Transpose):
-        return _entry(expression.arg, j, i)
-    if isinstance(expression, sp.MatAdd):
-        return sp.Add(*[_entry(term, i, j) for term in expression.args])
-    if isinstance(expression, sp.HadamardProduct):
-        return sp.Mul(*[_entry(factor, i, j) for factor in expression.args])
-    if isinstance(expression, sp.MatMul):
-        scalars = [a for a in expression.args if not getattr(a, "is_Matrix", False)]
-        matrices = [a for a in expression.args if getattr(a, "is_Matrix", False)]
-        return sp.Mul(*scalars) * _product_entry(matrices, i, j)
-    if isinstance(expression, EntrywiseMap):
-        return expression.function(*[_entry(m, i, j) for m in expression.matrices])
-    if isinstance(expression, sp.OneMatrix):
-        return sp.Integer(1)
-    if isinstance(expression, sp.ZeroMatrix):
-        return sp.Integer(0)
-    if isinstance(expression, sp.MatrixSlice):
-        rows, columns = expression.rowslice, expression.colslice
-        return _entry(expression.parent, rows[0] + i * rows[2], columns[0] + j * columns[2])
-    if isinstance(expression, sp.BlockMatrix):
-        return _block_entry(expression, i, j)
+    return _entry_rule(expression, i, j)
+
+
+@singledispatch
+def _entry_rule(expression, i: int, j: int) -> sp.Expr:
+    """Entry (i, j) of one kind of matrix expression; one rule per node type, registered below."""
     return to_entry_symbols(expression._entry(i, j))
+
+
+@_entry_rule.register
+def _(expression: sp.MatrixSymbol, i, j):
+    return naming.entry_symbol(expression.name, i, j)
+
+
+@_entry_rule.register
+def _(expression: sp.Transpose, i, j):
+    return _entry(expression.arg, j, i)
+
+
+@_entry_rule.register
+def _(expression: sp.MatAdd, i, j):
+    return sp.Add(*[_entry(term, i, j) for term in expression.args])
+
+
+@_entry_rule.register
+def _(expression: sp.HadamardProduct, i, j):
+    return sp.Mul(*[_entry(factor, i, j) for factor in expression.args])
+
+
+@_entry_rule.register
+def _(expression: sp.MatMul, i, j):
+    scalars = [a for a in expression.args if not getattr(a, "is_Matrix", False)]
+    matrices = [a for a in expression.args if getattr(a, "is_Matrix", False)]
+    return sp.Mul(*scalars) * _product_entry(matrices, i, j)
+
+
+@_entry_rule.register
+def _(expression: EntrywiseMap, i, j):
+    return expression.function(*[_entry(m, i, j) for m in expression.matrices])
+
+
+@_entry_rule.register
+def _(expression: sp.OneMatrix, i, j):
+    return sp.Integer(1)
+
+
+@_entry_rule.register
+def _(expression: sp.ZeroMatrix, i, j):
+    return sp.Integer(0)
+
+
+@_entry_rule.register
+def _(expression: sp.MatrixSlice, i, j):
+    rows, columns = expression.rowslice, expression.colslice
+    return _entry(expression.parent, rows[0] + i * rows[2], columns[0] + j * columns[2])
+
+
+@_entry_rule.register
+def _(expression: sp.BlockMatrix, i, j):
+    return _block_entry(expression, i, j)
 
 
 def _product_entry(matrices, i: int, j: int) -> sp.Expr:

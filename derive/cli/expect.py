@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Mapping
 
 TOLERANCE_RULE = ("agreement: |ours - published| <= half a unit in the figure's last printed digit "
                   "(0.291027924 allows 5e-10) + 1e-12 relative, for every independent route; exit 1 "
@@ -26,9 +25,3 @@ def figures_from_args(args: argparse.Namespace):
 
     file_values = read_expect_file(args.expect_file) if args.expect_file is not None else None
     return parse_expectations(args.expect, file_values)
-
-
-def entry_names(shapes: Mapping[str, tuple[int, ...]], prefix: str = "") -> str:
-    """"dJ/dW1[i,j] (W1 is 2x2), dJ/db1[i,j] (1x2)": the entry names a net accepts, for messages."""
-    parts = [f"{prefix}{name}[i,j] ({'x'.join(map(str, shape))})" for name, shape in shapes.items()]
-    return ", ".join(parts)

@@ -17,14 +17,13 @@ import math
 import sys
 from pathlib import Path
 
+from checks.normalization.report import write_layer_derivation
 from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp
 
 # layer name on the command line -> derive_normalization's kind
 LAYERS = {"batchnorm": "batch", "layernorm": "layer"}
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
 STEM = "derivation"
-# the entrywise proof expands SymPy's diff of the whole cost: 3 x 2 is where it is quick
-ENTRYWISE_SIZE = (3, 2)
 
 
 def layer_kind(name: str) -> str:
@@ -55,36 +54,11 @@ def _checked_sizes(args: argparse.Namespace, kind: str) -> tuple[int, int]:
 # ------------------------------------------------------------------------------ derive
 
 
-def write_layer_derivation(name: str, folder: Path, formats: tuple[str, ...], examples: int = 4, features: int = 5,
-                           unbiased: bool = False, epsilon: float = 1e-5):
-    """Derives, proves and checks one layer and writes its document; returns (written, proofs, numeric, pdf)."""
-    from checks.normalization.check import PAIRS, ROUTE_TITLES, check_layer, cs231n_point
-    from derive.normalization import derive_normalization, prove_all
-    from derive.normalization.graph import staged_picture
-    from derive.normalization.writeup import build_document, number_latex, page_html
-    from derive.cli.derive import write_document
-    from derive.writeup.document import NumericTable
-
-    kind = layer_kind(name)
-    gradients = derive_normalization(kind, unbiased)
-    proofs = prove_all(gradients, *ENTRYWISE_SIZE)
-    verdict = check_layer(kind, cs231n_point(examples, features, epsilon), unbiased)
-    numeric = NumericTable(
-        f"cs231n's gradient-check point ($N \\times D = {examples} \\times {features}$, $x = 5\\,$randn$ + 12$, "
-        f"$\\gamma, \\beta, G$ randn, seed 0, $\\epsilon = {number_latex(epsilon)}$)",
-        tuple(f"{ROUTE_TITLES[a]} vs {ROUTE_TITLES[b]}" for a, b in PAIRS),
-        (1e-12, 1e-8, 1e-8),  # shown as "< bound": the figures vary across machines, the file must not
-        tuple(c.name for c in verdict.comparisons), tuple(c.errors for c in verdict.comparisons), verdict.agree)
-    document = build_document(gradients, proofs, numeric)
-    written, pdf = write_document(folder, document, formats,
-                                  lambda: page_html(document, (staged_picture(kind),)))
-    return tuple(written), proofs, verdict, pdf
-
-
 def run_derive(args: argparse.Namespace) -> int:
     """`backprop derive --layer NAME`: everything refused before any work, then one document."""
     from derive.writeup import output_files
-    from derive.cli.derive import FORMATS, parse_formats
+    from derive.cli.derive import parse_formats
+    from derive.writeup.files import FORMATS
     from derive.writeup.output_files import OutputError, check_name, check_writable_folder
 
     kind = layer_kind(args.layer)
@@ -95,7 +69,7 @@ def run_derive(args: argparse.Namespace) -> int:
         raise OutputError(f"--formats pdf needs {output_files.TEX_ENGINE}, which is not on PATH")
     name = check_name(args.name if args.name is not None else args.layer)
     folder = check_writable_folder(Path(args.out) / name, f"{STEM}.tex")
-    written, proofs, verdict, pdf = write_layer_derivation(args.layer, folder, formats, N, D, args.unbiased, epsilon)
+    written, proofs, verdict, pdf = write_layer_derivation(kind, folder, formats, N, D, args.unbiased, epsilon)
     variance = "unbiased" if args.unbiased else "biased"
     print(f"{args.layer}: {kind} norm, {variance} variance, dX, dgamma, dbeta found from the forward pass")
     print("  proofs: " + "; ".join(p.text() for p in proofs))
@@ -204,7 +178,7 @@ def run_graph(args: argparse.Namespace) -> int:
 
 def write_golden(name: str, folder: Path, formats: tuple[str, ...]) -> LayerWriteUp:
     """The golden write-up of `name` at cs231n's default sizes (tools/refresh_golden.py)."""
-    written, proofs, verdict, pdf = write_layer_derivation(name, folder, formats)
+    written, proofs, verdict, pdf = write_layer_derivation(layer_kind(name), folder, formats)
     summary = () if pdf is None or any(p.suffix == ".pdf" for p in written) else (pdf.message,)
     ok = all(p.ok for p in proofs) and verdict.agree
     return LayerWriteUp(tuple(written), summary, ok)

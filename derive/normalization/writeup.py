@@ -15,7 +15,7 @@ import sympy as sp
 
 from derive.normalization.derivation import NormalizationGradients, PathTerm
 from derive.normalization.proofs import ProofResult
-from derive.writeup.document import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
+from derive.writeup.document import (Document, Equation, Items, NumericTable, Section, Table, Text, format_error)
 
 # Each path's chain-rule sum, as the student writes it before any partial is taken: (LaTeX, prose).
 PATH_CHAIN_RULE = {

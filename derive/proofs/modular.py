@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from functools import lru_cache
+from functools import lru_cache, singledispatch
 
 import numpy as np
 import sympy as sp
@@ -48,25 +48,42 @@ _opaque_array = np.frompyfunc(opaque_value, 2, 1)
 
 def scalar(value: sp.Expr, env: dict) -> int:
     """A SymPy number or known symbol as an element of GF(p)."""
-    if isinstance(value, sp.Symbol):
-        return env[value.name] % PRIME
-    if isinstance(value, sp.Mul):
-        product = 1
-        for factor in value.args:
-            product = product * scalar(factor, env) % PRIME
-        return product
-    if isinstance(value, sp.Pow) and value.exp.is_Integer:
-        base = scalar(value.base, env)
-        return pow(base, int(value.exp), PRIME) if value.exp >= 0 else pow(inverse(base), -int(value.exp), PRIME)
-    if value.is_Integer:
+    return _scalar_rule(value, env)
+
+
+@singledispatch
+def _scalar_rule(value, env: dict) -> int:
+    if getattr(value, "is_Integer", False):
         return int(value) % PRIME
-    if value.is_Rational:
+    if getattr(value, "is_Rational", False):
         return int(value.p) * inverse(int(value.q)) % PRIME
     raise ValueError(f"cannot evaluate {value} modulo p")
 
 
+@_scalar_rule.register
+def _(value: sp.Symbol, env):
+    return env[value.name] % PRIME
+
+
+@_scalar_rule.register
+def _(value: sp.Mul, env):
+    product = 1
+    for factor in value.args:
+        product = product * scalar(factor, env) % PRIME
+    return product
+
+
+@_scalar_rule.register
+def _(value: sp.Pow, env):
+    if not value.exp.is_Integer:
+        raise ValueError(f"cannot evaluate {value} modulo p")
+    base = scalar(value.base, env)
+    return pow(base, int(value.exp), PRIME) if value.exp >= 0 else pow(inverse(base), -int(value.exp), PRIME)
+
+
+@singledispatch
 def evaluate(expression, env: dict):
-    """A matrix expression of derive's vocabulary evaluated in GF(p).
+    """A matrix expression of derive's vocabulary evaluated in GF(p); one rule per node type.
 
     Args:
         expression: built from MatrixSymbols, products, sums, Hadamard products, transposes,
@@ -74,47 +91,80 @@ def evaluate(expression, env: dict):
         env: MatrixSymbol name -> object array; ("sigmoid_prime", "z2") -> the values of that
             function on that matrix; scalar symbol name (lambda) -> int.
     """
-    if isinstance(expression, sp.MatrixSymbol):
-        return env[expression.name]
-    if isinstance(expression, sp.Transpose):
-        return evaluate(expression.arg, env).T
-    if isinstance(expression, sp.MatAdd):
-        total = evaluate(expression.args[0], env)
-        for term in expression.args[1:]:
-            total = total + evaluate(term, env)
-        return reduce(total)
-    if isinstance(expression, sp.MatMul):
-        factor, product = 1, None
-        for argument in expression.args:
-            if getattr(argument, "is_Matrix", False):
-                value = evaluate(argument, env)
-                product = value if product is None else reduce(product.dot(value))
-            else:
-                factor = factor * scalar(argument, env) % PRIME
-        return reduce(product * factor)
-    if isinstance(expression, sp.HadamardProduct):
-        product = evaluate(expression.args[0], env)
-        for argument in expression.args[1:]:
-            product = reduce(product * evaluate(argument, env))
-        return product
-    if isinstance(expression, EntrywiseMap):
-        return _entrywise(expression, env)
-    if isinstance(expression, sp.MatrixBase):  # an explicit matrix of numbers or known scalars
-        return np.array([[scalar(v, env) for v in expression.row(i)] for i in range(expression.rows)],
-                        dtype=object).reshape(expression.shape)
-    if isinstance(expression, sp.OneMatrix):
-        return np.ones(tuple(int(n) for n in expression.shape), dtype=object)
-    if isinstance(expression, sp.ZeroMatrix):
-        return np.zeros(tuple(int(n) for n in expression.shape), dtype=object)
-    if isinstance(expression, sp.MatrixSlice):
-        rows, columns = expression.rowslice, expression.colslice
-        parent = evaluate(expression.parent, env)
-        return parent[int(rows[0]):int(rows[1]):int(rows[2]), int(columns[0]):int(columns[1]):int(columns[2])]
-    if isinstance(expression, sp.BlockMatrix):
-        blocks = expression.blocks
-        return np.block([[evaluate(blocks[i, j], env) for j in range(blocks.shape[1])]
-                         for i in range(blocks.shape[0])])
     raise ValueError(f"cannot evaluate {type(expression).__name__} modulo p")
+
+
+@evaluate.register
+def _(expression: sp.MatrixSymbol, env):
+    return env[expression.name]
+
+
+@evaluate.register
+def _(expression: sp.Transpose, env):
+    return evaluate(expression.arg, env).T
+
+
+@evaluate.register
+def _(expression: sp.MatAdd, env):
+    total = evaluate(expression.args[0], env)
+    for term in expression.args[1:]:
+        total = total + evaluate(term, env)
+    return reduce(total)
+
+
+@evaluate.register
+def _(expression: sp.MatMul, env):
+    factor, product = 1, None
+    for argument in expression.args:
+        if getattr(argument, "is_Matrix", False):
+            value = evaluate(argument, env)
+            product = value if product is None else reduce(product.dot(value))
+        else:
+            factor = factor * scalar(argument, env) % PRIME
+    return reduce(product * factor)
+
+
+@evaluate.register
+def _(expression: sp.HadamardProduct, env):
+    product = evaluate(expression.args[0], env)
+    for argument in expression.args[1:]:
+        product = reduce(product * evaluate(argument, env))
+    return product
+
+
+@evaluate.register
+def _(expression: EntrywiseMap, env):
+    return _entrywise(expression, env)
+
+
+@evaluate.register
+def _(expression: sp.MatrixBase, env):  # an explicit matrix of numbers or known scalars
+    return np.array([[scalar(v, env) for v in expression.row(i)] for i in range(expression.rows)],
+                    dtype=object).reshape(expression.shape)
+
+
+@evaluate.register
+def _(expression: sp.OneMatrix, env):
+    return np.ones(tuple(int(n) for n in expression.shape), dtype=object)
+
+
+@evaluate.register
+def _(expression: sp.ZeroMatrix, env):
+    return np.zeros(tuple(int(n) for n in expression.shape), dtype=object)
+
+
+@evaluate.register
+def _(expression: sp.MatrixSlice, env):
+    rows, columns = expression.rowslice, expression.colslice
+    parent = evaluate(expression.parent, env)
+    return parent[int(rows[0]):int(rows[1]):int(rows[2]), int(columns[0]):int(columns[1]):int(columns[2])]
+
+
+@evaluate.register
+def _(expression: sp.BlockMatrix, env):
+    blocks = expression.blocks
+    return np.block([[evaluate(blocks[i, j], env) for j in range(blocks.shape[1])]
+                     for i in range(blocks.shape[0])])
 
 
 def _entrywise(expression: EntrywiseMap, env: dict):

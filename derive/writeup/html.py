@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import html
 import re
+from functools import singledispatch
 
 from derive.backward.derivation import Derivation
 from derive.writeup.pictures import Picture
 from derive.writeup.mathml import display_math, inline_math
 from derive.network.naming import LatexNotation
-from derive.writeup.document import (Context, Document, Equation, Items, NumericTable, Reference, Section, Table, Text,
-                            build_document, fraction, rejected_items)
+from derive.writeup.context import Context, rejected_items
+from derive.writeup.document import Document, Equation, Items, Table, Text, fraction
 
 # No request of any kind: styles inline, pictures inline (SVG markup, or data: images).
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -65,19 +66,32 @@ def inline(text: str) -> str:
     return "".join(parts)
 
 
+@singledispatch
 def _block(block) -> str:
-    if isinstance(block, Text):
-        return f"<p>{inline(block.text)}</p>"
-    if isinstance(block, Equation):
-        return display_math(block.lines)
-    if isinstance(block, Items):
-        return "<ul>" + "".join(f"<li>{inline(item)}</li>" for item in block.items) + "</ul>"
-    if isinstance(block, Table):
-        head = "".join(f"<th>{inline(cell)}</th>" for cell in block.header)
-        rows = "".join("<tr>" + "".join(f"<td>{inline(cell)}</td>" for cell in row) + "</tr>"
-                       for row in block.rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     raise TypeError(f"unknown block {type(block).__name__}")
+
+
+@_block.register
+def _(block: Text):
+    return f"<p>{inline(block.text)}</p>"
+
+
+@_block.register
+def _(block: Equation):
+    return display_math(block.lines)
+
+
+@_block.register
+def _(block: Items):
+    return "<ul>" + "".join(f"<li>{inline(item)}</li>" for item in block.items) + "</ul>"
+
+
+@_block.register
+def _(block: Table):
+    head = "".join(f"<th>{inline(cell)}</th>" for cell in block.header)
+    rows = "".join("<tr>" + "".join(f"<td>{inline(cell)}</td>" for cell in row) + "</tr>"
+                   for row in block.rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _section(number: int | None, title: str, body: str, anchor: str) -> str:
@@ -173,9 +187,3 @@ def document_html(document: Document, derivation: Derivation, pictures: tuple[Pi
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
             f"<h1>{title}</h1>\n<p>{inline(document.summary)}</p>\n" + "\n".join(parts) + "\n</body>\n</html>\n")
-
-
-def derivation_html(derivation: Derivation, numeric: NumericTable | None = None, reference: Reference | None = None,
-                    notation: LatexNotation = LatexNotation(), pictures: tuple[Picture, ...] = ()) -> str:
-    """The HTML page of a derivation (see derive.writeup.document.build_document and derive.writeup.pictures)."""
-    return document_html(build_document(derivation, numeric, reference, notation), derivation, pictures, notation)

@@ -7,11 +7,9 @@ geometry, array, booktabs), so the Debian packages CI installs are enough.
 from __future__ import annotations
 
 import re
+from functools import singledispatch
 
-from derive.backward.derivation import Derivation
-from derive.network.naming import LatexNotation
-from derive.writeup.document import (Document, Equation, Items, NumericTable, Reference, Section, Table, Text,
-                            build_document)
+from derive.writeup.document import Document, Equation, Items, Section, Table, Text
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[margin=2.2cm]{geometry}
@@ -50,23 +48,36 @@ def inline(text: str) -> str:
     return "".join(parts)
 
 
+@singledispatch
 def _block(block) -> str:
-    if isinstance(block, Text):
-        return inline(block.text) + "\n"
-    if isinstance(block, Equation):
-        if len(block.lines) == 1 and "&" not in block.lines[0]:
-            return "\\[\n" + block.lines[0] + "\n\\]\n"
-        return "\\begin{align*}\n" + " \\\\\n".join(block.lines) + "\n\\end{align*}\n"
-    if isinstance(block, Items):
-        return "\\begin{itemize}\n" + "".join(f"\\item {inline(item)}\n" for item in block.items) + "\\end{itemize}\n"
-    if isinstance(block, Table):
-        columns = block.columns.replace("p{", r">{\raggedright\arraybackslash}p{")
-        lines = [r"\begin{center}", r"\small", r"\begin{tabular}{" + columns + "}", r"\toprule",
-                 " & ".join(inline(cell) for cell in block.header) + r" \\", r"\midrule"]
-        lines += [" & ".join(inline(cell) for cell in row) + r" \\" for row in block.rows]
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]
-        return "\n".join(lines) + "\n"
     raise TypeError(f"unknown block {type(block).__name__}")
+
+
+@_block.register
+def _(block: Text):
+    return inline(block.text) + "\n"
+
+
+@_block.register
+def _(block: Equation):
+    if len(block.lines) == 1 and "&" not in block.lines[0]:
+        return "\\[\n" + block.lines[0] + "\n\\]\n"
+    return "\\begin{align*}\n" + " \\\\\n".join(block.lines) + "\n\\end{align*}\n"
+
+
+@_block.register
+def _(block: Items):
+    return "\\begin{itemize}\n" + "".join(f"\\item {inline(item)}\n" for item in block.items) + "\\end{itemize}\n"
+
+
+@_block.register
+def _(block: Table):
+    columns = block.columns.replace("p{", r">{\raggedright\arraybackslash}p{")
+    lines = [r"\begin{center}", r"\small", r"\begin{tabular}{" + columns + "}", r"\toprule",
+             " & ".join(inline(cell) for cell in block.header) + r" \\", r"\midrule"]
+    lines += [" & ".join(inline(cell) for cell in row) + r" \\" for row in block.rows]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]
+    return "\n".join(lines) + "\n"
 
 
 def _section(section: Section) -> str:
@@ -79,9 +90,3 @@ def document_latex(document: Document) -> str:
              + inline(document.summary) + "\n\\end{center}\n")
     body = "\n".join(_section(section) for section in document.sections)
     return PREAMBLE + "\n\\begin{document}\n\n" + title + "\n" + body + "\n\\end{document}\n"
-
-
-def derivation_latex(derivation: Derivation, numeric: NumericTable | None = None,
-                     reference: Reference | None = None, notation: LatexNotation = LatexNotation()) -> str:
-    """The standalone LaTeX write-up of a derivation (see derive.writeup.document.build_document)."""
-    return document_latex(build_document(derivation, numeric, reference, notation))

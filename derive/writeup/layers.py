@@ -14,8 +14,8 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from derive.network.costs import cost as cost_entry
 from derive.proofs.index_level import ACTIVATIONS, DELTA, WEIGHTS, IndexArgument, _as_indexed, index_argument, q, r
-from derive.writeup.document import (Context, Equation, Items, Section, Text, entry_name, fraction, rejected_items,
-                            shape_reason)
+from derive.writeup.context import Context, entry_name, rejected_items, shape_reason
+from derive.writeup.document import Equation, Items, Section, Text, fraction
 from derive.writeup.sections import generic
 
 _ENTRY = (0, 0)

@@ -291,13 +291,13 @@ def render(function: Callable, spec=None, none: Mapping[str, bool] | None = None
     return _postprocess(latex, markers, notation)
 
 
-def reference_functions(spec, notation: LatexNotation = LatexNotation()) -> tuple[tuple[str, str], ...]:
-    """checks.handwritten.network's layer functions for `spec`, rendered: (function name, LaTeX).
+def reference_functions(hand_written, spec, notation: LatexNotation = LatexNotation()) -> tuple[tuple[str, str], ...]:
+    """The hand-written route's layer functions for `spec`, rendered: (function name, LaTeX).
 
-    The hand-written route is imported here, at the edge: the derivation itself never needs it.
+    hand_written is the module of the route (checks.handwritten.network), handed in by the report:
+    the write-up shows it but never depends on it.
     """
     from derive.network.activations import activation as activation_entry
-    import checks.handwritten.network as hand_written
 
     hidden = sorted(set(spec.activations[:-1]))
     symbol = activation_entry(hidden[0]).latex if len(hidden) == 1 else "f"

@@ -13,8 +13,10 @@ import sympy as sp
 from derive.network.activations import activation as activation_entry
 from derive.network.costs import cost as cost_entry
 from derive.backward.matrix_ops import apply_entrywise
-from derive.writeup.document import (Context, Equation, Items, NumericTable, Reference, Section, Table, Text,
-                            entry_name, format_error, fraction, rejected_items)
+from derive.program.program import program_of
+from derive.writeup.context import Context, entry_name, rejected_items
+from derive.writeup.document import (Equation, Items, NumericTable, Reference, Section, Table, Text, format_error,
+                                    fraction)
 
 _T = sp.Symbol("t", real=True)
 
@@ -24,24 +26,9 @@ def generic(ctx: Context, base: str, label: str) -> str:
     return ctx.tex(sp.MatrixSymbol(f"{base}9", 1, 1), {9: label})
 
 
-def _extended(ctx: Context, layer: int) -> sp.MatrixExpr:
-    """a(layer) as it enters z(layer+1): with Ng's row (column) of ones in front for the bias unit."""
-    network = ctx.derivation.network
-    a, m = network.activation(layer).symbol, ctx.spec.m
-    if ctx.spec.bias != "unit":
-        return a
-    return sp.BlockMatrix([[sp.OneMatrix(m, 1), a]]) if ctx.row else sp.BlockMatrix([[sp.OneMatrix(1, m)], [a]])
-
-
 def pre_activation(ctx: Context, layer: int) -> sp.MatrixExpr:
-    """z(layer+1) = a(layer) W(layer) (+ 1 b) in row form, W a (+ b 1^T) in column form."""
-    network = ctx.derivation.network
-    a, W, b = _extended(ctx, layer), network.weights(layer).symbol, network.biases(layer)
-    z = sp.MatMul(a, W) if ctx.row else sp.MatMul(W, a)
-    if b is None:
-        return z
-    ones = sp.OneMatrix(ctx.spec.m, 1) if ctx.row else sp.OneMatrix(1, ctx.spec.m)
-    return sp.MatAdd(z, sp.MatMul(ones, b.symbol) if ctx.row else sp.MatMul(b.symbol, ones))
+    """z(layer+1) = a(layer) W(layer) (+ 1 b) in row form, W a (+ b 1^T) in column form: the program's dense layer."""
+    return program_of(ctx.spec).dense(layer).forward(ctx.derivation.network)
 
 
 def notation_section(ctx: Context) -> Section:
