@@ -125,7 +125,7 @@ def run_verify(args: argparse.Namespace) -> int:
     verdict = verify_function(fn, spec, args.returns, points=args.points, seed=args.seed, data=data,
                               tolerance=tolerance, name=label, timeout=timeout,
                               l2_convention=args.l2_convention, form=form)
-    print(verdict.report())
+    print(verdict.text())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 
 
@@ -176,22 +176,22 @@ def run_verify_formula(args: argparse.Namespace) -> int:
         report = check_document(read_document(path), path.suffix, spec, str(path))
         if not report.results:
             raise ValueError(f"{path}: no displayed formula defines a delta or a gradient")
-        print(report.report())
+        print(report.text())
         return EXIT_OK if report.passed else EXIT_FAILED_CHECK
     if args.latex is not None:
         from checks.diagnose.formula_document import check_latex
 
         verdicts = check_latex(args.latex, args.target, spec)
-        print("\n\n".join(("" if layer is None else f"for l = {layer}:\n") + verdict.report()
+        print("\n\n".join(("" if layer is None else f"for l = {layer}:\n") + verdict.text()
                            for layer, verdict in verdicts))
-        return EXIT_OK if all(verdict.agree for _, verdict in verdicts) else EXIT_FAILED_CHECK
+        return EXIT_OK if all(verdict.passed for _, verdict in verdicts) else EXIT_FAILED_CHECK
     from checks.diagnose.user_formula import check_formula
 
     if args.target is None:
         raise ValueError("--for QUANTITY is needed with a NumPy formula (delta2, W1, b1, dJ_dyhat, ...)")
     verdict = check_formula(args.formula, args.target, spec)
-    print(verdict.report())
-    return EXIT_OK if verdict.agree else EXIT_FAILED_CHECK
+    print(verdict.text())
+    return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 
 
 def load_function(target: str) -> tuple[Callable, str]:
