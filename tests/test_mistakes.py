@@ -126,7 +126,7 @@ def test_every_catalogue_mistake_planted_in_numpy_backprop_is_caught_and_named(k
     spec = SQUARE[convention]
     verdict = verify_function(planted_backprop(spec, key), spec, points=2)
     assert not verdict.passed
-    assert key in named_keys(verdict), verdict.report()
+    assert key in named_keys(verdict), verdict.text()
     # a single mistake explains the numbers: the search stops before combining mistakes
     assert all(len(e.mistakes) == 1 for e in verdict.explanations)
 
@@ -137,7 +137,7 @@ def test_regularized_bias_unit_weights_are_caught_and_named(convention):
     assert verify_function(planted_unit_bias(spec, False), spec, points=2).passed
     verdict = verify_function(planted_unit_bias(spec, True), spec, points=2)
     assert not verdict.passed
-    assert named_keys(verdict) == {"bias_regularized"}, verdict.report()
+    assert named_keys(verdict) == {"bias_regularized"}, verdict.text()
 
 
 def test_the_square_spec_has_every_catalogue_entry():

@@ -16,7 +16,7 @@ def test_derive_layer_writes_the_chosen_formats_into_a_folder_named_for_the_laye
     out = capsys.readouterr().out
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "layernorm").iterdir()) == ["derivation.md", "derivation.tex"]
-    assert "entrywise: ok" in out and "index level: ok" in out and "agree" in out
+    assert "entrywise: holds" in out and "index level: holds" in out and "agree" in out
 
 
 def test_derive_without_layer_still_derives_the_network(tmp_path, capsys):

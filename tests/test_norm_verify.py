@@ -54,7 +54,7 @@ def test_unknown_numbers_are_not_blamed_on_a_catalogued_mistake():
 
     verdict = verify_layer_function(doubled, "batch")
     assert not verdict.passed and verdict.mistakes == ()
-    assert "no catalogued mistake reproduces the numbers" in verdict.report()
+    assert "no catalogued mistake reproduces the numbers" in verdict.text()
 
 
 def test_a_function_that_raises_is_a_contract_error():

@@ -108,7 +108,7 @@ class DocumentReport:
         return any(r.status == "correct" for r in self.results) and \
             not any(r.status in ("wrong", "unread") for r in self.results)
 
-    def report(self) -> str:
+    def text(self) -> str:
         counts = {status: sum(r.status == status for r in self.results)
                   for status in ("correct", "wrong", "unread", "skipped")}
         lines = [str(r) for r in self.results]
@@ -229,13 +229,13 @@ def _check_line(displayed: DisplayedLine, left: str, prefix: str, names, spec: N
         return FormulaResult(line, displayed.text, "unread", detail=_on_the_line(error, len(prefix)))
     except FormulaError as error:  # e.g. a product both readings fit
         return FormulaResult(line, displayed.text, "unread", detail=str(error))
-    wrong = [v for v in verdicts if not v.agree]
+    wrong = [v for v in verdicts if not v.passed]
     if not wrong:
         return FormulaResult(line, displayed.text, "correct", name)
     data_term = _data_term(wrong, name, spec)
     if data_term:
         return FormulaResult(line, displayed.text, "correct", name, data_term)
-    first = wrong[0].report().splitlines()
+    first = wrong[0].text().splitlines()
     reasons = [l.strip() for l in first if l.startswith(("shape error", "symbolic", "diagnosis", "fix", "  - "))]
     return FormulaResult(line, displayed.text, "wrong", name, "; ".join(reasons) or first[-1])
 
@@ -255,8 +255,8 @@ def _check_every_layer(displayed: DisplayedLine, prefix: str, names, spec: Netwo
         name = resolve_target(equation.target, derivation)[0]
         for side in equation.sides:
             verdict = check_tree(side, displayed.text, name, spec)
-            if not verdict.agree and not _data_term([verdict], name, spec):
-                reasons = [l.strip() for l in verdict.report().splitlines()
+            if not verdict.passed and not _data_term([verdict], name, spec):
+                reasons = [l.strip() for l in verdict.text().splitlines()
                            if l.startswith(("shape error", "symbolic", "diagnosis", "fix", "  - "))]
                 return FormulaResult(line, displayed.text, "wrong", f"l = {layer}: {name}", "; ".join(reasons))
     return FormulaResult(line, displayed.text, "correct", "l = " + layers, f"the rule, at every layer l = {layers}")
@@ -270,7 +270,7 @@ def _data_term(wrong: list[FormulaVerdict], name: str, spec: NetworkSpec) -> str
     steps = {s.name for s in formula_program.cached_derivation(spec).steps}
     if step not in steps:
         return ""
-    if all(check_tree(v.tree, v.text, name, spec, derived_step=step).agree for v in wrong):
+    if all(check_tree(v.tree, v.source, name, spec, derived_step=step).passed for v in wrong):
         return f"the cost's data term {step}, without the L2 term"
     return ""
 

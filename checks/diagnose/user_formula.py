@@ -587,7 +587,7 @@ def compare_modular(formula, derived, derivation: Derivation, seeds=MODULAR_SEED
 class FormulaVerdict:
     """check_formula's answer."""
 
-    text: str
+    source: str  # the formula as the person wrote it
     target: str
     formula: sp.MatrixExpr
     derived: sp.MatrixExpr
@@ -602,18 +602,18 @@ class FormulaVerdict:
     simplified: str = ""  # the derived formula simplified (a3 - y for sigmoid with cross-entropy)
 
     @property
-    def agree(self) -> bool:
+    def passed(self) -> bool:
         """Neither route finds a difference, and one of them proves equality."""
         if self.shape_error or self.symbolic is None or self.symbolic.equal is False or self.modular is False:
             return False
         return bool(self.symbolic.equal or self.modular)
 
-    def report(self) -> str:
+    def text(self) -> str:
         shape = lambda e: f"{e.shape[0]} x {e.shape[1]}"
         if self.formula is None:
-            lines = [f"formula: {self.text.strip()}  (its shapes do not fit)"]
+            lines = [f"formula: {self.source.strip()}  (its shapes do not fit)"]
         else:
-            lines = [f"formula: {self.text.strip()}  ({shape(self.formula)})",
+            lines = [f"formula: {self.source.strip()}  ({shape(self.formula)})",
                      f"read as: {formula_program.formula_text(self.formula)}"]
         lines += [
                   f"derived: {self.target} = {self.simplified or formula_program.formula_text(self.derived)}  "
@@ -649,7 +649,7 @@ class FormulaVerdict:
                 self.factor, f" (m = {self.spec.m}: a 1/m missing or extra)" if abs(self.factor) in
                 (self.spec.m, sp.Rational(1, self.spec.m)) else "")
             lines.append(f"diagnosis: the formula is exactly {self.factor} times the derived one{why}")
-        lines.append("verdict: CORRECT" if self.agree else f"verdict: WRONG for {self.target}")
+        lines.append("verdict: CORRECT" if self.passed else f"verdict: WRONG for {self.target}")
         return "\n".join(lines)
 
 
@@ -673,7 +673,7 @@ def check_formula(text: str, target: str, spec: NetworkSpec) -> FormulaVerdict:
         ValueError: an unknown target.
 
     >>> from derive.network.spec import XOR_SPEC
-    >>> check_formula("delta3 @ W2.T * sigmoid_prime(z2)", "delta2", XOR_SPEC).agree
+    >>> check_formula("delta3 @ W2.T * sigmoid_prime(z2)", "delta2", XOR_SPEC).passed
     True
     """
     return check_tree(parse_matrix_tree(text, spec), text, target, spec)
@@ -739,7 +739,7 @@ def _simplified(name: str, spec: NetworkSpec) -> str:
         verdict = _check_built(parse_matrix_tree(text, spec), text, name, derived, spec, derivation)
     except FormulaError:
         return ""
-    return text if verdict.agree else ""
+    return text if verdict.passed else ""
 
 
 def simplified_formula(name: str, derived, derivation: Derivation) -> str:
@@ -769,7 +769,7 @@ def _check_built(tree, text, name, derived, spec, derivation) -> FormulaVerdict:
     where = first_modular_difference(formula, derived, derivation) if exact is False else None
     symbolic = compare_symbolically(formula, derived, derivation, [where] if where else None)
     verdict = FormulaVerdict(text, name, formula, derived, spec, "", symbolic, exact, ())
-    if verdict.agree:
+    if verdict.passed:
         return verdict
     explanations = _matching_mistakes(formula, name, derivation)
     factor = None if explanations else _constant_factor(formula, derived, derivation)
@@ -783,7 +783,7 @@ def _unbuildable(tree: FormulaNode, text: str, name: str, derived, spec: Network
     derivation = formula_program.cached_derivation(spec)
     for sentence, changed in transpose_fixes(tree, spec, tuple(derived.shape)):
         fixed = _check_built(changed, node_source(changed), name, derived, spec, derivation)
-        outcome = "with it the formula is correct" if fixed.agree else "with it the formula still differs"
+        outcome = "with it the formula is correct" if fixed.passed else "with it the formula still differs"
         fixes.append(f"{sentence}: {node_source(changed)} ({outcome})")
     fixes.sort(key=lambda fix: not fix.endswith("is correct)"))
     message = str(error).replace("cannot build", "shape error in", 1).replace(": shape error:", ":", 1)

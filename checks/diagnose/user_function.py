@@ -626,7 +626,7 @@ class OutputVerdict:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class FunctionVerdict:
     """verify_function's answer: per-output verdicts, and a diagnosis when something is wrong."""
 
     name: str
@@ -679,7 +679,7 @@ class Verdict:
         lines += self.hints
         return "\n".join(lines)
 
-    def report(self) -> str:
+    def text(self) -> str:
         spec = self.contract.spec
         lines = [f"check of {self.name} against the derived {spec.slug} network "
                  f"({'/'.join(spec.activations)}, {spec.cost} ({spec.reduction}), bias {spec.bias}, "
@@ -733,7 +733,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
                     points: int = DEFAULT_POINTS, seed: int = 0, data: Sequence[Point] = (),
                     tolerance: float = VERDICT_TOLERANCE, diagnose: bool = True,
                     name: str | None = None, timeout: float | None = DEFAULT_TIMEOUT,
-                    l2_convention: str | None = None, form: CallingForm = PLAIN) -> Verdict:
+                    l2_convention: str | None = None, form: CallingForm = PLAIN) -> FunctionVerdict:
     """Checks fn's outputs against the derived gradients (or deltas, or cost) of `spec`.
 
     The derived values come from checks.routes.derived (the derivation's formulas as NumPy code),
@@ -758,7 +758,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
         form: labels, one example per call, the user's names (see CallingForm).
 
     Returns:
-        The Verdict; verdict.passed, verdict.report().
+        The FunctionVerdict; verdict.passed, verdict.text().
 
     Raises:
         ContractError: fn does not fit the contract (signature, count, shapes, real numbers), raised
@@ -821,7 +821,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
                                       tolerance=max(mistakes.MATCH_TOLERANCE, tolerance if low_precision else 0))
             explanations, complete = search.explanations, search.complete
         hints = _hints(terms, verdicts, observed, derived)
-    return Verdict(name, terms, tuple(p.label for p in chosen), verdicts, explanations, complete, hints,
+    return FunctionVerdict(name, terms, tuple(p.label for p in chosen), verdicts, explanations, complete, hints,
                    tolerance, tuple(penalty), note,
                    f"{convention.formula} ({convention.name})" if l2_convention is not None else "",
                    low_precision)

@@ -67,7 +67,7 @@ class LayerVerdict:
     def passed(self) -> bool:
         return all(e <= self.tolerance for p in self.points for e in p.errors.values())
 
-    def report(self) -> str:
+    def text(self) -> str:
         layer = "batch norm" if self.kind == "batch" else "layer norm"
         lines = [f"verify {self.name} as {layer}'s backward: fn(x, gamma, beta, dout, eps) -> (dx, dgamma, dbeta)",
                  f"tolerance {self.tolerance:g} of each output's largest derived entry"]

@@ -25,7 +25,7 @@ import numpy as np
 from checks.routes.finite_differences import finite_difference_gradient
 from checks.diagnose.formula_program import formula_set, output_values, point_env, run
 from checks.handwritten.network import cost as hand_cost
-from checks.diagnose.user_function import Point, Verdict, verify_function
+from checks.diagnose.user_function import Point, FunctionVerdict, verify_function
 from derive.network.spec import NetworkSpec
 
 SEED004_SPEC = NetworkSpec((2, 2, 1), ("relu", "sigmoid"), cost="binary_cross_entropy", reduction="sum",
@@ -153,8 +153,8 @@ def seed_point(weights: dict[str, float] | None = None, target: float = SEED_TAR
 class Seed004Report:
     """What the tool says about seed 004, and the figures behind it."""
 
-    cost_verdict: Verdict
-    gradient_verdict: Verdict
+    cost_verdict: FunctionVerdict
+    gradient_verdict: FunctionVerdict
     seed_forward: dict[str, float]       # the post's forward pass at its own point
     correct_forward: dict[str, float]    # the intended network's: z2, a2, z3, yhat
     seed_gradient: float                 # the dJ/dw11 its update uses, at its own point
@@ -173,10 +173,10 @@ class Seed004Report:
             "Weights read from the code: W1 = [[w1, w12], [w2, w21]], W2 = [[w11], [w22]] (row form).",
             "",
             "Its cost, as a function (returns=cost):",
-            self.cost_verdict.report(),
+            self.cost_verdict.text(),
             "",
             "Its gradient for w11 = W2[0, 0] (returns=W2[0, 0]):",
-            self.gradient_verdict.report(),
+            self.gradient_verdict.text(),
             "",
             "At the post's own point:",
             f"  forward pass, post: f1 = {s['f1']:.6g}, f2 = {s['f2']:.6g}, f = {s['f']:.6g}, z_hat = {s['z_hat']:.10g}",

@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict
 
 from checks.published.figures import entry_names
+from checks.routes.tolerances import ANALYTIC_ROUTES, ANALYTIC_TOLERANCE, COST_SCALE_COVERED, ROUTE_TITLES
 from derive.network.spec import NetworkSpec
 
 
@@ -38,7 +39,6 @@ def check_figures(verdict, figures, keys):
     finite differences are shown when they were computed in full, but do not decide (they are
     accurate to about 1e-7)."""
     from checks.published.figures import FigureComparison, compare_figures
-    from checks.routes.three_routes import ANALYTIC_ROUTES, ROUTE_TITLES
 
     def resolve(figure):
         name, index = keys[figure.name]
@@ -85,7 +85,6 @@ def _short(value: float) -> str:
 
 
 def _parameter_outcome(parameter) -> str:
-    from checks.routes.three_routes import ROUTE_TITLES
 
     if parameter.agree:
         return "agree"
@@ -97,7 +96,6 @@ def _parameter_outcome(parameter) -> str:
 
 def verdict_text(verdict, data_text: str, params_text: str) -> str:
     """The table `backprop check` prints."""
-    from checks.routes.three_routes import ANALYTIC_TOLERANCE, ROUTE_TITLES
 
     routes = [r for r in ("derived", "hand_written", "finite_differences", "entrywise") if r in verdict.routes]
     descriptions = _route_descriptions(verdict)
@@ -150,7 +148,6 @@ def verdict_json(verdict, data_text: str, params_text: str, seed: int) -> dict:
     """Everything `backprop check --json` prints, every gradient from every route included."""
     from checks.routes.finite_differences import CENTRAL_STEP, DIRECTION_COUNT
     from checks.inputs.param_files import params_to_json
-    from checks.routes.three_routes import ANALYTIC_TOLERANCE, COST_SCALE_COVERED
     from checks.routes import finite_differences as fd
     parameters = []
     for p in verdict.parameters:

@@ -80,7 +80,7 @@ def run_derive(args: argparse.Namespace) -> int:
         print(f"  pdf: {pdf.message}")
     if written:
         print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
-    failed = not all(p.ok for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)
+    failed = not all(p.holds for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)
     return EXIT_FAILED_CHECK if failed else EXIT_OK
 
 
@@ -139,7 +139,7 @@ def run_verify(args: argparse.Namespace) -> int:
     fn, label = load_function(args.target)
     verdict = verify_layer_function(fn, kind, unbiased=args.unbiased, points=args.points, seed=args.seed,
                                     tolerance=tolerance, name=label, timeout=timeout)
-    print(verdict.report())
+    print(verdict.text())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 
 
@@ -180,7 +180,7 @@ def write_golden(name: str, folder: Path, formats: tuple[str, ...]) -> LayerWrit
     """The golden write-up of `name` at cs231n's default sizes (tools/refresh_golden.py)."""
     written, proofs, verdict, pdf = write_layer_derivation(layer_kind(name), folder, formats)
     summary = () if pdf is None or any(p.suffix == ".pdf" for p in written) else (pdf.message,)
-    ok = all(p.ok for p in proofs) and verdict.agree
+    ok = all(p.holds for p in proofs) and verdict.agree
     return LayerWriteUp(tuple(written), summary, ok)
 
 

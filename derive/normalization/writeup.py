@@ -138,8 +138,8 @@ def proofs_section(proofs: tuple[ProofResult, ...]) -> Section:
             "randomized GF(p)": "inner product with a random direction against forward-mode dual numbers, "
                                 "exactly in GF(2^61 - 1), at N x D = 64 x 32",
             "index level": "chain-rule sum minus the matrix form, collapsed at symbolic N and D"}
-    rows = tuple((proof.method, what.get(proof.method, ""), ", ".join(proof.checked) if proof.ok else "none",
-                  "holds" if proof.ok else f"FAILS: {proof.first_failure}") for proof in proofs)
+    rows = tuple((proof.method, what.get(proof.method, ""), ", ".join(proof.checked) if proof.holds else "none",
+                  "holds" if proof.holds else f"FAILS: {proof.first_failure}") for proof in proofs)
     return Section("Proofs", (
         Text("Each gradient is proved three ways; the test suite plants mistakes in the formulas and "
              "shows that each proof catches them."),
