@@ -158,23 +158,23 @@ def test_a_planted_mistake_is_caught_and_named(function, spec, key):
 # --- verify-formula ----------------------------------------------------------------------------
 
 def test_a_formula_with_leaky_relu_prime_is_checked_correct():
-    assert check_formula("delta3 @ W2.T * leaky_relu_prime(z2)", "delta2", LEAKY).agree
+    assert check_formula("delta3 @ W2.T * leaky_relu_prime(z2)", "delta2", LEAKY).passed
 
 
 def test_a_formula_with_relu_prime_for_leaky_relu_prime_is_wrong_and_named():
     verdict = check_formula("delta3 @ W2.T * relu_prime(z2)", "delta2", LEAKY)
-    assert not verdict.agree
+    assert not verdict.passed
     assert any(m.key == "derivative_of_other_activation" for m in verdict.explanations)
 
 
 def test_a_formula_with_the_huber_gradient_is_checked_correct():
-    assert check_formula("huber_prime(yhat - y)", "delta3", HUBER).agree
-    assert check_formula("huber_prime(yhat - y) @ W2.T * (1 - a2**2)", "delta2", HUBER).agree
+    assert check_formula("huber_prime(yhat - y)", "delta3", HUBER).passed
+    assert check_formula("huber_prime(yhat - y) @ W2.T * (1 - a2**2)", "delta2", HUBER).passed
 
 
 def test_the_quadratic_delta_under_huber_is_wrong_and_named():
     verdict = check_formula("yhat - y", "delta3", HUBER)
-    assert not verdict.agree
+    assert not verdict.passed
     assert any(m.key == "residual_not_clipped" for m in verdict.explanations)
 
 
