@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from derive.network.activations import opaque_pair
+from derive.network.activations import ACTIVATION_TABLE, opaque_pair
 
 L2_STRENGTH = sp.Symbol("lambda", positive=True)
 
@@ -106,7 +106,9 @@ def _huber(targets, outputs):
     return sp.Add(*[rho(yhat - y) for y, yhat in zip(targets, outputs)])
 
 
-_REAL_OUTPUTS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "f")
+# A regression cost takes any output an activation of the table gives entry by entry (softmax couples
+# an example's outputs and is for categorical cross-entropy only).
+_REAL_OUTPUTS = tuple(name for name, entry in ACTIVATION_TABLE.items() if entry.is_elementwise)
 
 COST_TABLE: dict[str, Cost] = {
     "half_sse": Cost("half_sse", _half_sse, r"\sum_k \tfrac{1}{2}\,(y_k - \hat{y}_k)^2",
