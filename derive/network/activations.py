@@ -1,4 +1,8 @@
-"""Activation functions as a table of small entries: name, f, f', LaTeX.
+"""Activation functions as a table: each activation is one entry, and every other module reads it.
+
+An entry holds f and f', the identity through the output, the derived route's NumPy code, the
+LaTeX, the kink convention, the names a formula may use, its folder name, and so on (Activation).
+Adding an activation is adding an entry here and its independent twin in checks/handwritten/network.py.
 
 In a derivation an activation appears as an opaque SymPy function (`sigmoid(z2_0_1)`) whose
 derivative is another opaque function (`sigmoid_prime(z2_0_1)`): the chain rule then holds for

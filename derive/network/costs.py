@@ -1,4 +1,7 @@
-"""Cost functions as a table: the loss of one example, written over its output entries.
+"""Cost functions as a table: each cost is one entry (Cost), and every other module reads it.
+
+The loss of one example is written over its output entries; adding a cost is adding an entry here
+and its independent twin in checks/handwritten/network.py.
 
 J = sum_n loss_n (reduction "sum") or (1/m) sum_n loss_n ("mean"), plus the L2 term
 lambda/2 sum theta^2 over non-bias weights, divided by m for "mean" (Ng's lambda/(2m)).
