@@ -84,7 +84,6 @@ class Activation:
         mistaken_for: an activation whose f' is easily written in its place (relu' for
             leaky_relu': the slope below 0 dropped); verify's mistakes catalogue tries it.
         elementwise: False for softmax, which couples an example's outputs.
-        title: a readable name.
     """
 
     name: str
@@ -102,7 +101,6 @@ class Activation:
     stable_logs: Callable[[sp.Expr], tuple[sp.Expr, sp.Expr]] | None = None
     mistaken_for: str = ""
     elementwise: bool = True
-    title: str = ""
 
     @property
     def opaque(self) -> type[sp.Function]:
@@ -144,19 +142,21 @@ ACTIVATION_TABLE: dict[str, Activation] = {
         # sigma(z) sigma(-z) = e^-|z| / (1 + e^-|z|)^2: even in z, finite and accurate for every z
         numpy_derivative="(numpy.exp(-numpy.abs({x})) / (1 + numpy.exp(-numpy.abs({x})))**2)",
         stable_logs=lambda z: (-softplus(-z), -softplus(z)),
-        formula_names=(r"\sigma", "sigmoid"), title="logistic sigmoid"),
+        formula_names=(r"\sigma", "sigmoid")),
     "tanh": Activation(
         "tanh", sp.tanh, lambda x: 1 - sp.tanh(x) ** 2, lambda a: 1 - a ** 2, r"\tanh",
         numpy_function="numpy.tanh({x})", numpy_derivative="(1 - numpy.tanh({x})**2)",
-        formula_names=(r"\tanh", "tanh"), title="hyperbolic tangent"),
+        formula_names=(r"\tanh", "tanh")),
     "relu": Activation(
         "relu", _relu, _relu_derivative, None, r"\operatorname{relu}",
         numpy_function="numpy.maximum({x}, 0.0)", numpy_derivative="numpy.heaviside({x}, 0.0)",
         kink="relu'(0) is taken as 0, as NumPy code testing z for positive, PyTorch and JAX do; "
              "SymPy's Heaviside(0) is 1/2",
         derivative_latex="[t > 0]", slopes=(sp.Integer(0), sp.Integer(1)),
-        formula_names=("relu", "ReLU"), title="rectified linear unit"),
-    # slope 0.01 below 0, as PyTorch's default negative_slope
+        formula_names=("relu", "ReLU")),
+    # slope 0.01 below 0, PyTorch's default negative_slope. At the kink we take leaky_relu'(0) = 0.01,
+    # not 1: PyTorch's backward is `z > 0 ? grad : grad * negative_slope` (THNN's
+    # LeakyReLU_updateGradInput), so a person's code written like PyTorch's agrees with ours at 0 too.
     "leaky_relu": Activation(
         "leaky_relu", _leaky_relu, _leaky_relu_derivative, None, r"\operatorname{lrelu}",
         numpy_function="numpy.where({x} > 0, {x}, 0.01*{x})",
@@ -165,16 +165,15 @@ ACTIVATION_TABLE: dict[str, Activation] = {
              "SymPy's Heaviside(0) is 1/2",
         derivative_latex=r"0.01 + 0.99\,[t > 0]",
         slopes=(LEAKY_SLOPE, sp.Integer(1)), formula_names=("lrelu", "LeakyReLU", "leaky_relu"),
-        short="lrelu", mistaken_for="relu", title="leaky rectified linear unit (slope 0.01)"),
+        short="lrelu", mistaken_for="relu"),
     "identity": Activation(
         "identity", lambda x: x, lambda x: sp.Integer(1), lambda a: sp.Integer(1), r"\operatorname{id}",
         numpy_function="{x}", numpy_derivative="numpy.ones_like({x})", slopes=(sp.Integer(1),),
-        formula_names=("id",), title="identity"),
+        formula_names=("id",)),
     # softmax couples the outputs of one example; the derivation treats it on its own.
-    "softmax": Activation("softmax", None, None, None, r"\operatorname{softmax}", elementwise=False,
-                          title="softmax"),
+    "softmax": Activation("softmax", None, None, None, r"\operatorname{softmax}", elementwise=False),
     # the generic activation: nothing is assumed of f, so a result proved with it holds for all f.
-    "f": Activation("f", None, None, None, "f", formula_names=("f", "g"), title="any activation f"),
+    "f": Activation("f", None, None, None, "f", formula_names=("f", "g")),
 }
 ACTIVATIONS = tuple(ACTIVATION_TABLE)
 

@@ -41,8 +41,7 @@ class Cost:
         quadratic_delta_mistake: the mistakes catalogue's key for keeping the quadratic cost's
             output delta (yhat - y) * f'(z) under this cost, where that is a mistake ("" where not).
         scalar: for a loss written through a scalar function of the residual r = yhat - y (Huber),
-            that function's SymPy form, derivative, NumPy code ({x} the argument), LaTeX and kink
-            note; the loss uses it as the opaque function `name` (derive.network.activations.opaque_pair),
+            that function's SymPy form, derivative, NumPy code ({x} the argument) and LaTeX; the loss uses it as the opaque function `name` (derive.network.activations.opaque_pair),
             as an activation is used, and the proofs substitute the concrete formulas.
     """
 
@@ -70,7 +69,6 @@ class ScalarLoss:
     numpy_function: str
     numpy_derivative: str
     latex: str
-    kink: str = ""
     # points that cover each piece of a piecewise rho for the local proof: r -> expression in a
     # positive symbol s (1 + s covers r > 1, s/(1 + s) covers 0 < r < 1, ...)
     pieces: tuple[Callable[[sp.Expr], sp.Expr], ...] = ()
