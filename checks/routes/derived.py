@@ -280,13 +280,17 @@ def _template_method(template: str) -> Callable:
     return print_call
 
 
-# Each opaque function of the tables (activations, and the scalar losses of costs such as Huber's
-# rho) prints as its table entry's NumPy code: _print_sigmoid, _print_sigmoid_prime, ...
-for _name, _function, _derivative in [(n, e.numpy_function, e.numpy_derivative) for n, e in ACTIVATION_TABLE.items()] \
-        + [(n, e.numpy_function, e.numpy_derivative) for n, e in scalar_losses().items()]:
-    if _function:
-        setattr(DerivedNumPyPrinter, f"_print_{_name}", _template_method(_function))
-        setattr(DerivedNumPyPrinter, f"_print_{_name}_prime", _template_method(_derivative))
+def _install_table_printers() -> None:
+    """Each opaque function of the tables (activations, and the scalar losses of costs such as
+    Huber's rho) prints as its entry's NumPy code: _print_sigmoid, _print_sigmoid_prime, ..."""
+    entries = list(ACTIVATION_TABLE.items()) + list(scalar_losses().items())
+    for name, entry in entries:
+        if entry.numpy_function:
+            setattr(DerivedNumPyPrinter, f"_print_{name}", _template_method(entry.numpy_function))
+            setattr(DerivedNumPyPrinter, f"_print_{name}_prime", _template_method(entry.numpy_derivative))
+
+
+_install_table_printers()
 
 
 def lambdify_matrix(arguments, expression, example_count: int | None = None) -> Callable:
