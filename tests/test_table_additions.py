@@ -234,3 +234,14 @@ def test_the_property_strategies_draw_the_new_entries_from_the_tables():
     from tests.spec_strategies import HIDDEN, NUMERIC_OUTPUT_COST, OUTPUT_FOR_COST
     assert "leaky_relu" in HIDDEN and "huber" in OUTPUT_FOR_COST
     assert ("leaky_relu", "huber") in NUMERIC_OUTPUT_COST
+
+
+def test_the_new_entries_documents_are_byte_identical_across_runs(tmp_path, capsys):
+    arguments = ["derive", "--layers", "2-2-1", "--activation", "leaky_relu", "--output-activation", "sigmoid",
+                 "--cost", "huber", "-m", "2", "--formats", "tex,md,html"]
+    assert main(arguments + ["--out", str(tmp_path / "first")]) == 0
+    assert main(arguments + ["--out", str(tmp_path / "second")]) == 0
+    first = sorted((tmp_path / "first").rglob("derivation.*"))
+    assert len(first) == 3
+    for path in first:
+        assert path.read_bytes() == (tmp_path / "second" / path.relative_to(tmp_path / "first")).read_bytes()
