@@ -22,7 +22,9 @@ from derive.circuits.circuit import build_circuit, run_circuit
 from derive.cli import main
 from derive.network import activations, costs
 from derive.network.spec import NetworkSpec
+from derive.backward.derivation import derive_rule
 from derive.proofs import local
+from derive.proofs.randomized import prove_randomized
 
 LEAKY = NetworkSpec((2, 3, 1), ("leaky_relu", "identity"), cost="half_sse", m=4)
 HUBER = NetworkSpec((2, 3, 1), ("tanh", "identity"), cost="huber", m=4)
@@ -126,6 +128,22 @@ def test_leaky_relu_and_huber_derivations_are_proved_by_every_route(spec):
     derivation = derive(spec, proofs="all")
     assert derivation.proved, [c.failure for p in derivation.proofs for c in p.failures]
     assert {"entrywise", "randomized exact", "local"} <= _proof_names(derivation)
+
+
+def _with_output_delta(derivation, formula):
+    """The derivation with its output delta replaced by `formula` (a planted mistake)."""
+    name = f"delta{derivation.spec.layer_count}"
+    steps = tuple(dataclasses.replace(step, form=dataclasses.replace(step.form, expression=formula))
+                  if step.name == name else step for step in derivation.steps)
+    return dataclasses.replace(derivation, steps=steps)
+
+
+def test_the_randomized_proof_rejects_the_unclipped_huber_delta():
+    derivation = derive_rule(HUBER)
+    network = derivation.network
+    quadratic = sp.MatAdd(network.output.symbol, -network.targets.symbol)  # yhat - y: huber' left out
+    assert prove_randomized(derivation).holds
+    assert not prove_randomized(_with_output_delta(derivation, quadratic)).holds
 
 
 # --- the numeric routes ------------------------------------------------------------------------
