@@ -52,7 +52,16 @@ class Add:
 
 @dataclass(frozen=True)
 class TimeSum:
-    """sum over s = 1..T of the argument at step s (every shared parameter's gradient)."""
+    """sum over s = 1..T of the argument at step s (every shared parameter's gradient).
+
+    last_only is a planted mistake's: the argument at s = T alone (the sum over steps forgotten)."""
+    argument: object
+    last_only: bool = False
+
+
+@dataclass(frozen=True)
+class Zero:
+    """0 of the argument's shape: a planted mistake's (a term never computed)."""
     argument: object
 
 
@@ -140,7 +149,7 @@ def substitute(node, name: str, replacement):
     """node with Leaf(name, 0) replaced (the recursion: dh_t's form put into delta_t)."""
     if isinstance(node, Leaf):
         return replacement if (node.name, node.offset) == (name, 0) else node
-    if isinstance(node, (Transpose, Apply, TimeSum)):
+    if isinstance(node, (Transpose, Apply, TimeSum, Zero)):
         fields = {k: v for k, v in vars(node).items() if k != "argument"}
         return type(node)(**fields, argument=substitute(node.argument, name, replacement))
     if isinstance(node, MatMul):
@@ -154,7 +163,7 @@ def substitute(node, name: str, replacement):
 def leaves(node) -> set:
     if isinstance(node, Leaf):
         return {node}
-    if isinstance(node, (Transpose, Apply, TimeSum)):
+    if isinstance(node, (Transpose, Apply, TimeSum, Zero)):
         return leaves(node.argument)
     if isinstance(node, MatMul):
         return leaves(node.left) | leaves(node.right)
@@ -184,6 +193,8 @@ def evaluate(node, value, functions):
         return result
     if isinstance(node, Apply):
         return functions[node.function](evaluate(node.argument, value, functions))
+    if isinstance(node, Zero):
+        return evaluate(node.argument, value, functions) * 0
     raise TypeError(f"{node!r} is evaluated by the caller (a TimeSum runs over the steps)")
 
 
@@ -232,7 +243,11 @@ def latex(node, step: str = "t") -> str:
         mark = "^{\\prime}" if prime else ""
         return f"{command}{mark}({latex(node.argument, step)})"
     if isinstance(node, TimeSum):
+        if node.last_only:
+            return latex(node.argument, "T")
         return r"\sum_{s=1}^{T} " + _wrap(latex(node.argument, "s"), node.argument, products=False)
+    if isinstance(node, Zero):
+        return "0"
     raise TypeError(node)
 
 
@@ -254,7 +269,11 @@ def numpy_text(node, step: str = "t") -> str:
         return " + ".join(numpy_text(n, step) for n in node.terms)
     if isinstance(node, Apply):
         return f"{node.function}({numpy_text(node.argument, step)})"
+    if isinstance(node, Zero):
+        return "0"
     if isinstance(node, TimeSum):
+        if node.last_only:
+            return numpy_text(node.argument, "T")
         return f"sum({numpy_text(node.argument, 's')} for s in range(1, T + 1))"
     raise TypeError(node)
 
