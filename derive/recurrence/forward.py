@@ -91,7 +91,7 @@ class RecurrentLayer:
 
 def _weighted(weight: str, vector: str, step, width: sp.Symbol, column: bool) -> sp.Expr:
     """entry UNIT of W v (column) or v W (row), v read at `step`."""
-    k = sp.Symbol(f"k_{weight}", integer=True)
+    k = sp.Symbol("j" if vector == "x" else "k", integer=True)  # bound by its own Sum
     entry = base(weight)[UNIT, k] if column else base(weight)[k, UNIT]
     return sp.Sum(entry * base(vector)[step, k], (k, 0, width - 1))
 
