@@ -1,0 +1,54 @@
+"""Three routes at cs231n's RNN check point; truncated BPTT; the vanishing gradient in numbers."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from checks.recurrence.check import check_sequence, cs231n_point, derived_route, hand_written_route
+from derive.recurrence.derivation import derive_recurrence
+from derive.recurrence.mistakes import last_step_only, recursion_cut
+from derive.recurrence.vanishing import gradient_norms
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+@pytest.mark.parametrize("convention", ["column", "row"])
+@pytest.mark.parametrize("cost", ["half_sse", "cross_entropy"])
+def test_derived_hand_written_and_finite_differences_agree(kind, convention, cost):
+    verdict = check_sequence(cs231n_point(kind, convention, cost=cost))
+    assert verdict.agree, [c for c in verdict.comparisons if not c.agree]
+
+
+@pytest.mark.parametrize("mistake", [recursion_cut, last_step_only])
+def test_the_check_disagrees_when_the_derived_route_has_a_planted_mistake(mistake):
+    verdict = check_sequence(cs231n_point("rnn"), derivation=mistake(derive_recurrence("rnn")))
+    assert not verdict.agree
+
+
+@given(steps=st.integers(1, 6), hidden=st.integers(1, 5), inputs=st.integers(1, 4), outputs=st.integers(1, 3),
+       kind=st.sampled_from(["rnn", "lstm"]), convention=st.sampled_from(["column", "row"]))
+@settings(max_examples=25, deadline=None)
+def test_derived_equals_hand_written_at_random_sizes(steps, hidden, inputs, outputs, kind, convention):
+    point = cs231n_point(kind, convention, examples=2, steps=steps, inputs=inputs, hidden=hidden, outputs=outputs)
+    derived, hand = derived_route(point), hand_written_route(point)
+    for name in derived:
+        assert np.allclose(derived[name], hand[name], rtol=1e-10, atol=1e-12), name
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_truncation_to_every_step_is_full_backprop_through_time(kind):
+    point = cs231n_point(kind, steps=6)
+    full, truncated = derived_route(point), derived_route(point, truncate=6)
+    assert all(np.allclose(full[n], truncated[n], rtol=1e-12, atol=1e-14) for n in full)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_truncated_bptt_agrees_with_the_hand_written_truncation_and_differs_from_full(kind):
+    verdict = check_sequence(cs231n_point(kind, steps=8), truncate=2)
+    assert verdict.truncation.agree
+    assert dict(verdict.truncation.distance)["W_xh" if kind == "rnn" else "W_xf"] > 1e-3
+
+
+def test_a_tanh_rnns_gradient_vanishes_where_an_lstms_is_carried_by_the_cell():
+    norms = gradient_norms()
+    rnn_decay, lstm_decay = norms.rnn[-1] / norms.rnn[0], norms.lstm[-1] / norms.lstm[0]
+    assert rnn_decay > 1e5 and lstm_decay < 1e3
