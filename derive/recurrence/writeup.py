@@ -69,7 +69,7 @@ def entry_latex(expression: sp.Expr) -> str:
 
 
 def sum_lines(first: str, expression: sp.Expr, per_line: int = 2) -> list[str]:
-    """first &= a + b \\ &\quad + c + d ...: a long collapsed entry over several lines."""
+    """first &= a + b, then &\\quad + c + d, ...: a long collapsed entry over several lines."""
     terms = [entry_latex(term) for term in sp.Add.make_args(expression)] if isinstance(expression, sp.Add) \
         else [entry_latex(expression)]
     lines = [f"{first} " + " + ".join(terms[:per_line])]
