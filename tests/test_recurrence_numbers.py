@@ -52,3 +52,27 @@ def test_a_tanh_rnns_gradient_vanishes_where_an_lstms_is_carried_by_the_cell():
     norms = gradient_norms()
     rnn_decay, lstm_decay = norms.rnn[-1] / norms.rnn[0], norms.lstm[-1] / norms.lstm[0]
     assert rnn_decay > 1e5 and lstm_decay < 1e3
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+@pytest.mark.parametrize("convention", ["column", "row"])
+def test_the_generated_numpy_source_computes_what_the_step_by_step_evaluator_computes(kind, convention):
+    from derive.recurrence.codegen import compile_layer
+    from derive.recurrence.evaluate import float_functions, run_backward, run_forward
+
+    derivation = derive_recurrence(kind, convention)
+    point = cs231n_point(kind, convention, steps=5)
+    column = convention == "column"
+    xs = [point.x[:, s, :].T if column else point.x[:, s, :] for s in range(point.steps)]
+    initial = {"h": point.h0.T if column else point.h0}
+    if kind == "lstm":
+        initial["c"] = point.c0.T if column else point.c0
+    forward, backward = compile_layer(derivation)
+    cache = forward(point.params, xs, initial)
+    dys = [np.random.default_rng(s).standard_normal(cache["y"][1].shape) for s in range(point.steps)]
+    generated = backward(point.params, cache, dys)
+    functions = float_functions()
+    stepped = run_backward(derivation, point.params, run_forward(derivation, point.params, xs, initial, functions),
+                           dys, functions)
+    for name in stepped:
+        assert np.allclose(np.asarray(generated[name]), np.asarray(stepped[name]), rtol=1e-12, atol=1e-14), name

@@ -31,6 +31,8 @@ def test_a_correct_backward_passes(fixture, kind):
     ("rnn_tanh_prime_of_h", "rnn", "f'(a) for f'(z)"),
     ("lstm_forget_term_missing", "lstm", "forget term missing"),
     ("rnn_hidden_not_carried", "rnn", "hidden gradient not carried"),
+    ("lstm_hidden_not_carried", "lstm", "hidden gradient not carried"),
+    ("lstm_last_step_only", "lstm", "not summed over time"),
 ])
 def test_each_planted_mistake_is_named_and_only_it(fixture, kind, mistake):
     verdict = verify_sequence_function(_load(fixture), kind)
