@@ -174,7 +174,7 @@ def derived_route(point: SequencePoint, truncate=None, derivation=None) -> dict:
         initial["c"] = point.c0.T if column else point.c0
     functions = float_functions()
     forward = run_forward(derivation, point.params, xs, initial, functions)
-    M = next(iter(v for k, v in point.params.items() if k == "W_hy")).shape[0 if column else 1]
+    M = point.params["W_hy"].shape[0 if column else 1]
     gradient = cost_gradient(point.cost, M)
     dys = []
     for s in range(point.steps):

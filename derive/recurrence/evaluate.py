@@ -67,7 +67,7 @@ def _zeros_like(array):
     return array * 0
 
 
-def _window(derivation, parameters, forward, dys, top, bottom, functions):
+def window_deltas(derivation, parameters, forward, dys, top, bottom, functions):
     """Deltas of every state for steps bottom..top (zero outside), carrying dys back from top."""
     deltas = {g.delta: {} for g in derivation.states}
     deltas["dy"] = {s: dys[s - 1] for s in range(1, forward.steps + 1)}
@@ -110,7 +110,7 @@ def run_backward(derivation: RecurrenceDerivation, parameters: dict, forward: Fo
         for tau in range(1, steps + 1)]
     result = {}
     for top, bottom, masked in windows:
-        deltas, value_at = _window(derivation, parameters, forward, masked, top, bottom, functions)
+        deltas, value_at = window_deltas(derivation, parameters, forward, masked, top, bottom, functions)
         found = {}
         for gradient in derivation.parameters:
             total = None

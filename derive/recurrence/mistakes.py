@@ -111,7 +111,7 @@ def derivative_at_output(derivation):
     """tanh'(h) where tanh'(z) belongs: f' applied to the activation f(z) instead of to z."""
     outputs = {}
     for name, node in derivation.forward:  # h = f(z): f' belongs at z, the mistake puts it at h
-        if isinstance(node, mf.Apply) and isinstance(node.argument, mf.Leaf) and node.argument.name.startswith(("z", "a_")):
+        if isinstance(node, mf.Apply) and isinstance(node.argument, mf.Leaf) and node.argument.offset == 0:
             outputs[node.argument.name] = name
     for gradient in derivation.states:
         edited = _prime_of_output(gradient.matrix, outputs)

@@ -40,7 +40,7 @@ def _weights(seed: int):
 
 def gradient_norms(seed: int = 0) -> GradientNorms:
     from derive.recurrence.derivation import derive_recurrence
-    from derive.recurrence.evaluate import float_functions, run_backward, run_forward
+    from derive.recurrence.evaluate import float_functions, run_forward, window_deltas
 
     W_xh, W_hh, W_hy, xs, others = _weights(seed)
     functions = float_functions()
@@ -57,18 +57,11 @@ def gradient_norms(seed: int = 0) -> GradientNorms:
     for name, derivation, params, initial in (("rnn", rnn, rnn_params, {"h": zero}),
                                               ("lstm", lstm, lstm_params, {"h": zero, "c": zero})):
         forward = run_forward(derivation, params, xs, initial, functions)
-        deltas = _state_deltas(derivation, params, forward, last_only, functions)
+        deltas, _ = window_deltas(derivation, params, forward, last_only, forward.steps, 1, functions)
         norms[name] = tuple(float(np.linalg.norm(deltas["dh"][t])) for t in range(1, STEPS + 1))
         if name == "lstm":
             norms["cell"] = tuple(float(np.linalg.norm(deltas["dc"][t])) for t in range(1, STEPS + 1))
     return GradientNorms(tuple(range(1, STEPS + 1)), norms["rnn"], norms["lstm"], norms["cell"])
-
-
-def _state_deltas(derivation, params, forward, dys, functions):
-    from derive.recurrence.evaluate import _window
-
-    deltas, _ = _window(derivation, params, forward, dys, forward.steps, 1, functions)
-    return deltas
 
 
 def norm_plot(norms: GradientNorms) -> str:
