@@ -41,11 +41,8 @@ def test_verify_passes_a_correct_backward(capsys):
     assert main(["verify", f"{FIXTURES / 'rnn_correct.py'}:rnn_backward", "--layer", "rnn"]) == 0
 
 
+@pytest.mark.needs_dot
 def test_graph_draws_the_unrolled_layer(tmp_path, capsys):
-    pytest.importorskip("graphviz")
-    import shutil
-    if shutil.which("dot") is None:
-        pytest.skip("needs dot")
     assert main(["graph", "--layer", "rnn", "--steps", "3", "--out", str(tmp_path), "--formats", "svg"]) == 0
     assert (tmp_path / "rnn-unrolled.svg").read_text().count("step ") >= 3
 
