@@ -76,3 +76,35 @@ def test_the_generated_numpy_source_computes_what_the_step_by_step_evaluator_com
                            dys, functions)
     for name in stepped:
         assert np.allclose(np.asarray(generated[name]), np.asarray(stepped[name]), rtol=1e-12, atol=1e-14), name
+
+
+def test_the_stacked_network_backward_matches_finite_differences_of_its_forward():
+    # two routes: the generated backward vs central differences of the generated forward's J
+    from derive.recurrence.codegen import compile_layer
+
+    forward, backward = compile_layer(derive_recurrence("stacked"))
+    rng = np.random.default_rng(0)
+    H, D, M, T, B = 3, 2, 2, 4, 2
+    params = {"W_xh1": rng.standard_normal((H, D)), "W_hh1": rng.standard_normal((H, H)),
+              "b1": rng.standard_normal((H, 1)), "W_xh2": rng.standard_normal((H, H)),
+              "W_hh2": rng.standard_normal((H, H)), "b2": rng.standard_normal((H, 1)),
+              "W_hy": rng.standard_normal((M, H)), "c": rng.standard_normal((M, 1))}
+    xs = [rng.standard_normal((D, B)) for _ in range(T)]
+    initial = {"h1": rng.standard_normal((H, B)), "h2": rng.standard_normal((H, B))}
+    dys = [rng.standard_normal((M, B)) for _ in range(T)]
+
+    def cost():
+        ys = forward(params, xs, initial)["y"][1:T + 1]
+        return sum(float(np.sum(dy * y)) for dy, y in zip(dys, ys))
+
+    gradients = backward(params, forward(params, xs, initial), dys)
+    for name, array in params.items():
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(*array.shape):
+            kept = array[index]
+            array[index] = kept + 1e-6
+            plus = cost()
+            array[index] = kept - 1e-6
+            numeric[index] = (plus - cost()) / 2e-6
+            array[index] = kept
+        assert np.allclose(gradients[name], numeric, rtol=1e-6, atol=1e-8), name

@@ -46,3 +46,16 @@ def test_each_proof_catches_each_planted_mistake(kind, name, edit, proof):
 def test_an_rnn_has_no_forget_gate_to_forget():
     with pytest.raises(NotApplicable):
         CATALOGUE[4][2](derive_recurrence("rnn"))
+
+
+@pytest.mark.parametrize("convention", ["column", "row"])
+@pytest.mark.parametrize("proof", PROOFS, ids=lambda p: p.__name__)
+def test_the_rnn_inside_a_small_network_is_proved_by_the_same_engine(convention, proof):
+    assert proof(derive_recurrence("stacked", convention)).ok
+
+
+def test_the_lower_layers_state_collects_from_the_next_step_and_from_the_layer_above():
+    from derive.recurrence import matrix_form as mf
+
+    dh1 = derive_recurrence("stacked").gradient("h1").matrix
+    assert mf.latex(dh1) == r"W_{hh1}^{\top} \mathrm{d}z1_{t+1} + W_{xh2}^{\top} \mathrm{d}z2_{t}"

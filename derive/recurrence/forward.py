@@ -30,7 +30,7 @@ from derive.activations import ACTIVATION_TABLE, opaque_pair
 STEP = sp.Symbol("s", integer=True)  # the step an equation computes
 UNIT = sp.Symbol("i", integer=True)  # the entry an equation computes
 T, H, D, M = sp.symbols("T H D M", integer=True, positive=True)  # steps, hidden, input, output widths
-KINDS = ("rnn", "lstm")
+KINDS = ("rnn", "lstm", "stacked")
 CONVENTIONS = ("column", "row")
 # the activations an RNN may use in place of tanh: the elementwise entries of the table
 RNN_ACTIVATIONS = tuple(name for name, entry in ACTIVATION_TABLE.items()
@@ -138,11 +138,36 @@ def lstm(convention: str = "column") -> RecurrentLayer:
     return RecurrentLayer("lstm", convention, "tanh", tuple(equations), tuple(parameters), ("h", "c"), widths)
 
 
+def stacked_rnn(convention: str = "column", activation: str = "tanh") -> RecurrentLayer:
+    """The RNN inside a small network: two Elman layers stacked, then the dense output layer.
+
+    z1 = W_xh1 x_s + W_hh1 h1_{s-1} + b1, h1 = f(z1); z2 = W_xh2 h1_s + W_hh2 h2_{s-1} + b2, h2 = f(z2);
+    y = W_hy h2 + c. Nothing below knows it is stacked: the same consumers, the same collapse."""
+    column = convention == "column"
+    f = opaque_pair(activation)[0]
+    equations = (
+        Equation("z1", H, _weighted("W_xh1", "x", STEP, D, column) + _weighted("W_hh1", "h1", STEP - 1, H, column)
+                 + base("b1")[UNIT]),
+        Equation("h1", H, f(base("z1")[STEP, UNIT])),
+        Equation("z2", H, _weighted("W_xh2", "h1", STEP, H, column) + _weighted("W_hh2", "h2", STEP - 1, H, column)
+                 + base("b2")[UNIT]),
+        Equation("h2", H, f(base("z2")[STEP, UNIT])),
+        Equation("y", M, _weighted("W_hy", "h2", STEP, H, column) + base("c")[UNIT]),
+    )
+    parameters = (Parameter("W_xh1", _shape(H, D, column)), Parameter("W_hh1", (H, H)), Parameter("b1", (H,)),
+                  Parameter("W_xh2", (H, H)), Parameter("W_hh2", (H, H)), Parameter("b2", (H,)),
+                  Parameter("W_hy", _shape(M, H, column)), Parameter("c", (M,)))
+    return RecurrentLayer("stacked", convention, activation, equations, parameters, ("h1", "h2"),
+                          {"x": D, "z1": H, "h1": H, "z2": H, "h2": H, "y": M})
+
+
 def recurrent_layer(kind: str = "rnn", convention: str = "column", activation: str = "tanh") -> RecurrentLayer:
     if kind not in KINDS:
         raise ValueError(f"unknown recurrent layer {kind!r}: use one of {', '.join(KINDS)}")
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}: use column or row")
-    if kind == "rnn" and activation not in RNN_ACTIVATIONS:
+    if kind != "lstm" and activation not in RNN_ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}: use one of {', '.join(RNN_ACTIVATIONS)}")
+    if kind == "stacked":
+        return stacked_rnn(convention, activation)
     return rnn(convention, activation) if kind == "rnn" else lstm(convention)
