@@ -37,7 +37,7 @@ def _derive_and_prove(kind: str, steps: int, hidden: int) -> str:
     derivation = derive_recurrence(kind)
     results = (prove_entrywise(derivation, steps, hidden, 1, 1), prove_randomized(derivation, steps, hidden, 3, 2),
                prove_index_level(derivation))
-    assert all(r.ok for r in results), [r.text() for r in results]
+    assert all(r.holds for r in results), [r.text() for r in results]
     return ""
 
 

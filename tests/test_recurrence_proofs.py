@@ -14,23 +14,23 @@ LAYERS = [("rnn", "column"), ("rnn", "row"), ("lstm", "column"), ("lstm", "row")
 @pytest.mark.parametrize("proof", PROOFS, ids=lambda p: p.__name__)
 def test_the_derived_backprop_through_time_is_proved(kind, convention, proof):
     result = proof(derive_recurrence(kind, convention))
-    assert result.ok, result.first_failure
+    assert result.holds, result.first_failure
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "identity"])
 def test_any_activation_of_the_table_may_replace_tanh(activation):
     derivation = derive_recurrence("rnn", "column", activation)
-    assert all(proof(derivation).ok for proof in PROOFS)
+    assert all(proof(derivation).holds for proof in PROOFS)
 
 
 def test_entrywise_at_three_steps_covers_a_state_read_two_steps_later():
-    assert prove_entrywise(derive_recurrence("rnn"), steps=3, hidden=2, inputs=2, outputs=2).ok
+    assert prove_entrywise(derive_recurrence("rnn"), steps=3, hidden=2, inputs=2, outputs=2).holds
 
 
 def test_randomized_at_a_realistic_size_covers_every_parameter():
     derivation = derive_recurrence("rnn")
     result = prove_randomized(derivation, steps=12, hidden=32, inputs=16, outputs=8)
-    assert result.ok and set(result.checked) >= {p.name for p in derivation.layer.parameters}
+    assert result.holds and set(result.checked) >= {p.name for p in derivation.layer.parameters}
 
 
 PLANTED = [(kind, name, edit) for kind in ("rnn", "lstm") for name, _, edit in CATALOGUE
@@ -40,7 +40,7 @@ PLANTED = [(kind, name, edit) for kind in ("rnn", "lstm") for name, _, edit in C
 @pytest.mark.parametrize("kind, name, edit", PLANTED, ids=[f"{k}-{n}" for k, n, _ in PLANTED])
 @pytest.mark.parametrize("proof", PROOFS, ids=lambda p: p.__name__)
 def test_each_proof_catches_each_planted_mistake(kind, name, edit, proof):
-    assert not proof(edit(derive_recurrence(kind))).ok
+    assert not proof(edit(derive_recurrence(kind))).holds
 
 
 def test_an_rnn_has_no_forget_gate_to_forget():
@@ -51,7 +51,7 @@ def test_an_rnn_has_no_forget_gate_to_forget():
 @pytest.mark.parametrize("convention", ["column", "row"])
 @pytest.mark.parametrize("proof", PROOFS, ids=lambda p: p.__name__)
 def test_the_rnn_inside_a_small_network_is_proved_by_the_same_engine(convention, proof):
-    assert proof(derive_recurrence("stacked", convention)).ok
+    assert proof(derive_recurrence("stacked", convention)).holds
 
 
 def test_the_lower_layers_state_collects_from_the_next_step_and_from_the_layer_above():

@@ -38,14 +38,14 @@ def test_each_planted_mistake_is_named_and_only_it(fixture, kind, mistake):
     verdict = verify_sequence_function(_load(fixture), kind)
     assert not verdict.passed
     assert [name for name, _ in verdict.mistakes] == [mistake]
-    assert mistake in verdict.report()
+    assert mistake in verdict.text()
 
 
 def test_an_unknown_mistake_is_reported_as_unexplained():
     def doubled(x, h0, Wx, Wh, b, dh):
         return tuple(2 * np.asarray(a) for a in _load("rnn_correct")(x, h0, Wx, Wh, b, dh))
     verdict = verify_sequence_function(doubled, "rnn")
-    assert not verdict.passed and "no catalogued mistake" in verdict.report()
+    assert not verdict.passed and "no catalogued mistake" in verdict.text()
 
 
 @pytest.mark.parametrize("fn, message", [

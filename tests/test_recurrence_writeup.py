@@ -10,7 +10,7 @@ import pytest
 from derive.recurrence.derivation import derive_recurrence
 from derive.recurrence.proofs import ProofResult
 from derive.recurrence.writeup import build_document
-from derive.render_latex import document_latex
+from derive.writeup.latex import document_latex
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("rnn", "lstm")
@@ -20,7 +20,7 @@ SIZES = {"entrywise": "T = 2", "randomized": "T = 6"}
 
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
-    from derive.cli_layer_recurrence import FAMILY
+    from derive.cli.layer_recurrence import FAMILY
 
     out = tmp_path_factory.mktemp("golden_recurrence")
     formats = ("tex", "md") + (("html",) if shutil.which("dot") else ())

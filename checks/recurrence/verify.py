@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checks.recurrence import reference
-from checks.time_limit import TimeUp, time_limit
+from checks.diagnose.time_limit import TimeUp, time_limit
 
 DEFAULT_TOLERANCE = 1e-9
 DEFAULT_TIMEOUT = 30.0
@@ -52,7 +52,7 @@ class SequenceFunctionVerdict:
     def passed(self) -> bool:
         return all(e <= self.tolerance for p in self.points for e in p.errors.values())
 
-    def report(self) -> str:
+    def text(self) -> str:
         layer = "RNN" if self.kind == "rnn" else "LSTM"
         lines = [f"verify {self.name} as the {layer}'s backprop through time: fn(x, h0, Wx, Wh, b, dh) -> "
                  "(dx, dh0, dWx, dWh, db)", f"tolerance {self.tolerance:g} of each output's largest derived entry"]

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from derive.activations import ACTIVATION_TABLE
+from derive.network.activations import ACTIVATION_TABLE
 from derive.recurrence import matrix_form as mf
 from derive.recurrence.derivation import RecurrenceDerivation
 

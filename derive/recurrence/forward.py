@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from derive.activations import ACTIVATION_TABLE, opaque_pair
+from derive.network.activations import ACTIVATION_TABLE, opaque_pair
 
 STEP = sp.Symbol("s", integer=True)  # the step an equation computes
 UNIT = sp.Symbol("i", integer=True)  # the entry an equation computes

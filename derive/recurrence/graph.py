@@ -52,11 +52,11 @@ def unrolled_graph(kind: str, steps: int) -> graphviz.Digraph:
 
 
 def unrolled_picture(kind: str, steps: int):
-    """The graph as a derive.html_pictures.Picture (SVG inline), or a note when dot is missing."""
+    """The graph as a derive.writeup.pictures.Picture (SVG inline), or a note when dot is missing."""
     import shutil
 
-    from derive.circuit_render import render_graph
-    from derive.html_pictures import NO_DOT, Picture, inline_svg
+    from derive.circuits.render import render_graph
+    from derive.writeup.pictures import NO_DOT, Picture, inline_svg
 
     caption = (f"The layer unrolled over T = {steps} steps: h_t feeds both y_t and step t + 1, so its gradient "
                "has two parts; the shared weights feed every step, so their gradient is a sum over the steps.")

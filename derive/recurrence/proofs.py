@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derive.activations import opaque_pair
-from derive.modular import PRIME
+from derive.network.activations import opaque_pair
+from derive.proofs.modular import PRIME
 from derive.recurrence import matrix_form as mf
 from derive.recurrence.derivation import RecurrenceDerivation, p, q, t
 from derive.recurrence.errors import check_steps
@@ -36,12 +36,12 @@ from derive.recurrence.index_calculus import canonical, collapse, fresh
 @dataclass(frozen=True)
 class ProofResult:
     method: str
-    ok: bool
+    holds: bool
     checked: tuple[str, ...]
     first_failure: str | None = None
 
     def text(self) -> str:
-        return f"{self.method}: " + ("ok for " + ", ".join(self.checked) if self.ok else f"FAILS: {self.first_failure}")
+        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
 
 
 def output_names(derivation: RecurrenceDerivation) -> tuple[str, ...]:

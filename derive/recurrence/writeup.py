@@ -1,7 +1,7 @@
-"""The write-up of backprop through time for an RNN or LSTM, in derive.writeup's document model.
+"""The write-up of backprop through time for an RNN or LSTM, in derive.writeup.document's document model.
 
 Pure functions: the derivation, the proof results, the numbers (three routes, truncation,
-gradient norms) in, a derive.writeup.Document out, printed by derive.render_latex,
+gradient norms) in, a derive.writeup.document.Document out, printed by derive.writeup.latex,
 render_markdown and, with the unrolled graph and the norm plot, by page_html here.
 """
 
@@ -16,7 +16,7 @@ from derive.recurrence import matrix_form as mf
 from derive.recurrence.derivation import Gradient, RecurrenceDerivation
 from derive.recurrence.proofs import ProofResult
 from derive.recurrence.vanishing import FORGET_BIAS, GradientNorms
-from derive.writeup import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
+from derive.writeup.document import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
 
 _FUNCTIONS = {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\operatorname{relu}", "identity": r"\operatorname{id}"}
 LSTM_SPLIT = 3  # an Add of more terms than this is broken over lines (the LSTM's dh_t has five)
@@ -241,8 +241,8 @@ def proofs_section(proofs: tuple[ProofResult, ...], sizes: dict) -> Section:
                                 f"GF(2^61 - 1), activations replaced by random cubics, at {sizes['randomized']}",
             "index level": "chain-rule sum minus the matrix form in indices, collapsed at symbolic T, H, D, M "
                            "and step t, the sum over steps left symbolic"}
-    rows = tuple((proof.method, what.get(proof.method, ""), str(len(proof.checked)) if proof.ok else "none",
-                  "holds" if proof.ok else f"FAILS: {proof.first_failure}") for proof in proofs)
+    rows = tuple((proof.method, what.get(proof.method, ""), str(len(proof.checked)) if proof.holds else "none",
+                  "holds" if proof.holds else f"FAILS: {proof.first_failure}") for proof in proofs)
     return Section("Proofs", (
         Text("Each gradient is proved three ways; the test suite plants each catalogued mistake and shows that "
              "each proof catches it."),
