@@ -168,7 +168,7 @@ def evaluate_index(gradient: IndexGradient, symbolic: SymbolicLayer, layer: Conv
         lookups, constant = [], sp.Integer(1)
         for factor in factors:
             if isinstance(factor, sp.Indexed):
-                lookups.append((bases[factor.base], [sp.lambdify(symbols, ix) for ix in factor.indices]))
+                lookups.append((bases[factor.base], [_whole_index(symbols, ix) for ix in factor.indices]))
             else:
                 constant *= factor
         scale = number(constant)
@@ -191,12 +191,22 @@ def _whole_in_range(top, stride: int, upper: int) -> bool:
     return top % stride == 0 and 0 <= top // stride <= upper
 
 
+def _whole_index(symbols, expression: sp.Expr):
+    """An index expression as a function returning a whole number, or None where it is fractional
+    ((i + p - u) / s is divided exactly, never in floating point)."""
+    top, bottom = sp.fraction(sp.together(expression))
+    numerator, denominator = sp.lambdify(symbols, top), sp.lambdify(symbols, bottom)
+
+    def index(*values):
+        a, b = int(numerator(*values)), int(denominator(*values))
+        return a // b if a % b == 0 else None
+    return index
+
+
 def _lookup(array: np.ndarray, index):
-    rounded = []
-    for value in index:
-        if not float(value).is_integer():
-            raise ValueError(f"a fractional index {value} reached an array: a condition is missing")
-        rounded.append(int(value))
+    if any(value is None for value in index):
+        raise ValueError("a fractional index reached an array: a condition is missing")
+    rounded = [int(value) for value in index]
     if any(v < 0 or v >= size for v, size in zip(rounded, array.shape)):
         return 0  # outside the input: the zero padding
     return array[tuple(rounded)]
