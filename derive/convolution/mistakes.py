@@ -91,8 +91,8 @@ def channels_transposed(gradient: IndexGradient, layer: SymbolicLayer) -> IndexG
 
 CONVOLUTION = ("conv2d", "conv1d")
 CATALOGUE = (
-    Mistake("kernel not flipped", "dX correlates G with W where the rotated kernel is needed (convolution "
-            "confused with correlation)", "dX", CONVOLUTION, unflipped_kernel),
+    Mistake("kernel not flipped", "dX correlates G with W where the rotated kernel is needed: convolution "
+            "confused with correlation", "dX", CONVOLUTION, unflipped_kernel),
     Mistake("valid padding in the backward", "dX pads G by p, the forward's padding, where the full border "
             "K - 1 - p is needed", "dX", CONVOLUTION, valid_padding),
     Mistake("stride ignored in dX", "dX uses G as if the stride were 1 (G not dilated by s)", "dX",
