@@ -29,7 +29,8 @@ def matrix_route(layer: ConvolutionLayer, x: np.ndarray, g: np.ndarray, w: np.nd
         arrays["W"] = w
     else:
         arrays["P"] = numeric.pool_weights(layer, x)
-    return {form.name: numeric.evaluate_matrix(form, layer, arrays) for form in forms}
+    named = numeric.operands(layer, arrays, forms)
+    return {form.name: numeric.evaluate_matrix(form, layer, arrays, named) for form in forms}
 
 
 def dilate(layer: ConvolutionLayer, g: np.ndarray) -> np.ndarray:
