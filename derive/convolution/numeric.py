@@ -7,6 +7,7 @@ along the row axis.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -172,7 +173,7 @@ def evaluate_index(gradient: IndexGradient, symbolic: SymbolicLayer, layer: Conv
         factors = sp.Mul.make_args(coefficient)
         ranges = [range(int(i.upper.xreplace(sizes)) + 1) for i in term.indices]
         symbols = entry_symbols + tuple(i.symbol for i in term.indices)
-        conditions = [(sp.lambdify(symbols, c.numerator.xreplace(sizes)), int(c.stride.xreplace(sizes)),
+        conditions = [(_compiled(symbols, c.numerator.xreplace(sizes)), int(c.stride.xreplace(sizes)),
                        int(c.upper.xreplace(sizes))) for c in term.conditions]
         lookups, constant = [], sp.Integer(1)
         for factor in factors:
@@ -200,11 +201,17 @@ def _whole_in_range(top, stride: int, upper: int) -> bool:
     return top % stride == 0 and 0 <= top // stride <= upper
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(symbols: tuple, expression: sp.Expr):
+    """lambdify, once per expression: it prints and compiles Python source, ~6 ms a call."""
+    return sp.lambdify(symbols, expression)
+
+
 def _whole_index(symbols, expression: sp.Expr):
     """An index expression as a function returning a whole number, or None where it is fractional
     ((i + p - u) / s is divided exactly, never in floating point)."""
     top, bottom = sp.fraction(sp.together(expression))
-    numerator, denominator = sp.lambdify(symbols, top), sp.lambdify(symbols, bottom)
+    numerator, denominator = _compiled(symbols, top), _compiled(symbols, bottom)
 
     def index(*values):
         a, b = int(numerator(*values)), int(denominator(*values))

@@ -95,12 +95,18 @@ def prove_entrywise(gradients: LayerGradients, layer: ConvolutionLayer) -> Proof
             point = {}
             arrays["P"] = numeric.pool_weights(layer, x, lambda t: sp.Rational(1, t))
     forms = {m.name: m for m in find_matrix_forms(layer.is_convolution)}
+    # J is a sum over Y's entries: d J / d v needs only the entries v appears in (the rest give 0)
+    containing = {}
+    for part in sp.Add.make_args(sp.expand(cost) if layer.kind != "maxpool" else cost):
+        for symbol in part.free_symbols:
+            containing.setdefault(symbol, []).append(part)
     for gradient in gradients.gradients:
         variable = variables[gradient.variable]
         by_index = numeric.evaluate_index(gradient, symbolic, layer, arrays, variable.shape, number=lambda v: v)
         by_matrix = numeric.evaluate_matrix(forms[gradient.name], layer, arrays)
         for index in np.ndindex(*variable.shape):
-            oracle = sp.diff(cost, variable[index]).xreplace(point) if point else sp.diff(cost, variable[index])
+            oracle = sp.diff(sp.Add(*containing.get(variable[index], ())), variable[index])
+            oracle = oracle.xreplace(point) if point else oracle
             for route, derived in (("index form", by_index), ("matrix form", by_matrix)):
                 if sp.expand(derived[index] - oracle) != 0:
                     return ProofResult("entrywise", False, (), f"{gradient.name} ({route}) at d J / d "
