@@ -120,6 +120,9 @@ def write_layer_derivation(layer, folder: Path, formats: tuple[str, ...]):
 
 
 def run_derive(args: argparse.Namespace) -> int:
+    if args.layer == NETWORK:
+        raise LayerOptionError(f"backprop derive has no --layer {NETWORK} yet: `backprop check --layer {NETWORK}` "
+                               "checks it numerically")
     from derive import output_files
     from derive.cli_derive import FORMATS, parse_formats
     from derive.output_files import OutputError, check_name, check_writable_folder
@@ -192,9 +195,42 @@ def read_point(path: str, layer):
     return Point(fitted, x, arrays["dout"], arrays.get("w"), arrays.get("b"), f"the arrays of {path}")
 
 
+NETWORK = "convnet"  # conv -> relu -> maxpool -> dense -> softmax with cross-entropy on a tiny image
+
+
+def network_from_args(args: argparse.Namespace):
+    """The small conv network; --size, --channels, --filters, --kernel, -N set its sizes."""
+    from derive.convolution.network import make_network
+
+    for given, flag in ((args.conv_stride, "--stride"), (args.conv_padding, "--padding"), (args.data, "--data")):
+        if given is not None:
+            raise LayerOptionError(f"{flag} does not go with --layer {NETWORK}: stride 1, the padding that keeps the "
+                                   "size, and a seeded point")
+    size = 6 if args.conv_size is None else _axes(args.conv_size, 1, "--size")[0]
+    kernel = 3 if args.conv_kernel is None else _axes(args.conv_kernel, 1, "--kernel")[0]
+    values = {"batch": args.layer_examples or 2, "channels": args.conv_channels or 1, "filters": args.conv_filters or 2}
+    if min(values.values()) < 1 or kernel < 1 or size < 2:
+        raise LayerOptionError(f"--layer {NETWORK}: sizes must be at least 1 and the image at least 2 x 2")
+    if kernel % 2 == 0 or kernel > size:
+        raise LayerOptionError(f"--layer {NETWORK}: the kernel must be odd (so padding keeps the size) and at most "
+                               f"the image, got {kernel} on {size} x {size}")
+    return make_network(values["batch"], values["channels"], size, values["filters"], kernel)
+
+
+def run_network_check(args: argparse.Namespace) -> int:
+    from checks.convolution.network_check import check_network, default_network_point, network_verdict_text
+
+    point = default_network_point(network_from_args(args), args.seed)
+    verdict = check_network(point)
+    sys.stdout.write(network_verdict_text(point, verdict))
+    return EXIT_OK if verdict.agree else EXIT_FAILED_CHECK
+
+
 def run_check(args: argparse.Namespace) -> int:
     from checks.convolution.check import check_layer, default_point, verdict_text
 
+    if args.layer == NETWORK:
+        return run_network_check(args)
     if getattr(args, "params", None) is not None:
         raise LayerOptionError("--params is for a network; with --layer give the point with --data FILE.json")
     layer = layer_from_args(args)
@@ -208,6 +244,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if args.layer == NETWORK:
+        raise LayerOptionError(f"backprop verify has no --layer {NETWORK}: verify one layer's backward")
     from checks.convolution.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, check_timeout, verify_function
     from derive.cli_verify import load_function
 
@@ -232,7 +270,7 @@ def write_golden(name: str, folder: Path, formats: tuple[str, ...]) -> LayerWrit
 
 _SHAPES = ("derive", "check")
 FAMILY = LayerFamily(
-    names=tuple(DEFAULTS),
+    names=tuple(DEFAULTS) + (NETWORK,),
     summary="convolution and pooling",
     options=(
         # shared with the normalisation family: the same dest, the same meaning (examples in the batch)
