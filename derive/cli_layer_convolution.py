@@ -119,20 +119,39 @@ def write_layer_derivation(layer, folder: Path, formats: tuple[str, ...]):
     return tuple(written), proofs, verdict, pdf
 
 
+def write_network_derivation(net, folder: Path, formats: tuple[str, ...]):
+    """The network's document (chain of derived pieces, three-route numbers); returns (written, verdict, pdf)."""
+    from checks.convolution.check import PAIRS, ROUTE_TITLES
+    from checks.convolution.network_check import check_network, default_network_point
+    from derive.cli_derive import write_document
+    from derive.convolution.network_writeup import build_network_document
+    from derive.normalization.writeup import page_html
+
+    verdict = check_network(default_network_point(net))
+    document = build_network_document(net, verdict, ROUTE_TITLES, PAIRS, (-12, -8, -8))
+    written, pdf = write_document(folder, document, formats, lambda: page_html(document))
+    return tuple(written), verdict, pdf
+
+
 def run_derive(args: argparse.Namespace) -> int:
-    if args.layer == NETWORK:
-        raise LayerOptionError(f"backprop derive has no --layer {NETWORK} yet: `backprop check --layer {NETWORK}` "
-                               "checks it numerically")
     from derive import output_files
     from derive.cli_derive import FORMATS, parse_formats
     from derive.output_files import OutputError, check_name, check_writable_folder
 
-    layer = layer_from_args(args)
+    network = network_from_args(args) if args.layer == NETWORK else None
+    layer = layer_from_args(args) if network is None else None
     formats = parse_formats(args.formats if args.formats is not None else ",".join(FORMATS))
     if args.formats is not None and "pdf" in formats and output_files.tex_engine() is None:
         raise OutputError(f"--formats pdf needs {output_files.TEX_ENGINE}, which is not on PATH")
     name = check_name(args.name if args.name is not None else args.layer)
     folder = check_writable_folder(Path(args.out) / name, f"{STEM}.tex")
+    if network is not None:
+        written, verdict, pdf = write_network_derivation(network, folder, formats)
+        print(f"{NETWORK}: the backward pass chained from derived pieces; derived, hand-written and finite "
+              f"differences {'agree' if verdict.agree else 'DISAGREE'}")
+        if written:
+            print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
+        return EXIT_OK if verdict.agree and not (pdf is not None and pdf.failed) else EXIT_FAILED_CHECK
     written, proofs, verdict, pdf = write_layer_derivation(layer, folder, formats)
     from checks.convolution.check import describe_layer
 
@@ -202,7 +221,8 @@ def network_from_args(args: argparse.Namespace):
     """The small conv network; --size, --channels, --filters, --kernel, -N set its sizes."""
     from derive.convolution.network import make_network
 
-    for given, flag in ((args.conv_stride, "--stride"), (args.conv_padding, "--padding"), (args.data, "--data")):
+    for given, flag in ((args.conv_stride, "--stride"), (args.conv_padding, "--padding"),
+                        (getattr(args, "data", None), "--data")):
         if given is not None:
             raise LayerOptionError(f"{flag} does not go with --layer {NETWORK}: stride 1, the padding that keeps the "
                                    "size, and a seeded point")
@@ -262,7 +282,11 @@ def run_verify(args: argparse.Namespace) -> int:
 def write_golden(name: str, folder: Path, formats: tuple[str, ...]) -> LayerWriteUp:
     """The golden write-up of `name` at its default sizes (tools/refresh_golden.py)."""
     args = argparse.Namespace(layer=name, layer_examples=None, conv_channels=None, conv_filters=None, conv_stride=None,
-                              conv_padding=None, conv_size=None, conv_kernel=None, exact_fit=False)
+                              conv_padding=None, conv_size=None, conv_kernel=None, exact_fit=False, data=None)
+    if name == NETWORK:
+        written, verdict, pdf = write_network_derivation(network_from_args(args), folder, formats)
+        summary = () if pdf is None or any(p.suffix == ".pdf" for p in written) else (pdf.message,)
+        return LayerWriteUp(tuple(written), summary, verdict.agree)
     written, proofs, verdict, pdf = write_layer_derivation(layer_from_args(args), folder, formats)
     summary = () if pdf is None or any(p.suffix == ".pdf" for p in written) else (pdf.message,)
     return LayerWriteUp(tuple(written), summary, all(p.ok for p in proofs) and verdict.agree)
@@ -292,6 +316,7 @@ FAMILY = LayerFamily(
                     "rows unused", flag=True, commands=_SHAPES),
     ),
     derive=run_derive, check=run_check, verify=run_verify,
-    goldens=(("conv2d", "conv2d"), ("conv1d", "conv1d"), ("maxpool", "maxpool"), ("avgpool", "avgpool")),
+    goldens=(("conv2d", "conv2d"), ("conv1d", "conv1d"), ("maxpool", "maxpool"), ("avgpool", "avgpool"),
+             ("convnet", "convnet")),
     write_golden=write_golden,
 )

@@ -50,9 +50,16 @@ def test_check_convnet_through_the_cli(capsys):
     assert "verdict: the three routes agree" in capsys.readouterr().out
 
 
+def test_derive_convnet_writes_the_chain_and_says_the_routes_agree(tmp_path, capsys):
+    assert main(["derive", "--layer", "convnet", "--out", str(tmp_path), "--formats", "tex,md"]) == 0
+    assert "agree" in capsys.readouterr().out
+    text = (tmp_path / "convnet" / "derivation.md").read_text()
+    assert r"\operatorname{col2im}\big(W_{\mathrm{col}}^\top\, G_{\mathrm{col}}\big)" in text
+
+
 @pytest.mark.parametrize("argv", [["check", "--layer", "convnet", "--kernel", "2"],
                                   ["check", "--layer", "convnet", "--stride", "2"],
-                                  ["derive", "--layer", "convnet"]])
+                                  ["verify", "x.py:f", "--layer", "convnet"]])
 def test_what_the_network_does_not_take_is_one_line(argv, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.count("\n") == 1
