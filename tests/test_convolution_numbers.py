@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from checks.convolution.check import check_layer, default_point, finite_differences, hand_written, verdict_text
 from derive.convolution.layer import make_layer
@@ -75,3 +77,28 @@ def test_derive_convolution_does_not_import_checks():
     for path in Path("derive/convolution").glob("*.py"):
         assert "checks" not in {n.module.split(".")[0] for n in ast.walk(ast.parse(path.read_text()))
                                 if isinstance(n, ast.ImportFrom) and n.module}, path
+
+
+@settings(max_examples=25, deadline=None)
+@given(size=st.integers(1, 8), kernel=st.integers(1, 4), stride=st.integers(1, 3), padding=st.integers(0, 2),
+       filters=st.integers(1, 3), channels=st.integers(1, 3), one_d=st.booleans(), seed=st.integers(0, 99))
+def test_derived_and_hand_written_agree_at_random_sizes(size, kernel, stride, padding, filters, channels, one_d, seed):
+    assume(kernel <= size + 2 * padding)
+    spatial = (size,) if one_d else (size, size + 1)
+    layer = make_layer("conv1d" if one_d else "conv2d", 2, channels, spatial, (kernel,) * len(spatial), stride,
+                       padding, filters)
+    point = default_point(layer, seed)
+    derived, written = matrix_route(layer, point.x, point.g, point.w), hand_written(point)
+    for name in ("dX", "dW", "db"):
+        assert np.allclose(derived[name], written[name], rtol=0, atol=1e-10), name
+    assert np.allclose(rotated_dx(layer, point.w, point.g), written["dX"], rtol=0, atol=1e-10)
+
+
+@settings(max_examples=15, deadline=None)
+@given(size=st.integers(2, 8), kernel=st.integers(1, 3), stride=st.integers(1, 3), kind=st.sampled_from(["maxpool", "avgpool"]),
+       seed=st.integers(0, 99))
+def test_pooling_derived_and_hand_written_agree_at_random_sizes(size, kernel, stride, kind, seed):
+    assume(kernel <= size)
+    layer = make_layer(kind, 2, 2, (size, size), (kernel, kernel), stride)
+    point = default_point(layer, seed)
+    assert np.allclose(matrix_route(layer, point.x, point.g)["dX"], hand_written(point)["dX"], rtol=0, atol=1e-12)

@@ -56,7 +56,7 @@ def default_point(layer: ConvolutionLayer, seed: int = 0) -> Point:
     b = rng.standard_normal(layer.filters) if layer.is_convolution else None
     g = rng.standard_normal(layer.output_shape)
     text = f"X, W, b, G standard normal, seed {seed}"
-    if layer.kind == "maxpool":
+    if layer.kind == "maxpool" and layer.kernel[0] * layer.kernel[1] > 1:  # a 1 x 1 window has no tie
         x = _spread_apart(x, rng)
         window = x[0, 0, :layer.kernel[0], :layer.kernel[1]]
         order = np.argsort(window, axis=None)
