@@ -59,6 +59,8 @@ def _tied_point(layer: ConvolutionLayer) -> np.ndarray:
     x = values.reshape(layer.input_shape)
     flat = x.reshape(-1)
     window = numeric.windows(layer, x)[0, 0, :, :, 0, 0].reshape(-1)
+    if len(window) < 2:  # a 1 x 1 window has no tie
+        return x
     top = sorted(window, reverse=True)[:2]
     first = int(np.flatnonzero(flat == top[0])[0])
     flat[int(np.flatnonzero(flat == top[1])[0])] = flat[first]  # the first window now has a tie of two
