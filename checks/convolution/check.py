@@ -62,7 +62,8 @@ def default_point(layer: ConvolutionLayer, seed: int = 0) -> Point:
         order = np.argsort(window, axis=None)
         largest, second = np.unravel_index(order[-1], window.shape), np.unravel_index(order[-2], window.shape)
         window[second] = window[largest]  # a view: the first window of X now has a tie of two
-        text = f"X distinct (steps of {40 * STEP:g}) with a tie of two in the first window, G standard normal, seed {seed}"
+        text = (f"X distinct (steps of {40 * STEP:g}) with a tie of two in the first window, G standard normal, "
+                f"seed {seed}")
     return Point(layer, x, g, w, b, text)
 
 
@@ -133,7 +134,8 @@ class Verdict:
 
 def check_layer(point: Point, routes: dict | None = None) -> Verdict:
     """The three routes compared pairwise. routes: a replacement for any route (tests plant bugs)."""
-    found = {"derived": derived(point), "hand_written": hand_written(point), "finite_differences": finite_differences(point)}
+    found = {"derived": derived(point), "hand_written": hand_written(point),
+             "finite_differences": finite_differences(point)}
     found.update(routes or {})
     comparisons, shapes = [], []
     for name in found["derived"]:

@@ -59,7 +59,8 @@ def hand_written(point: NetworkPoint) -> dict:
     g_logits = ((probabilities - point.labels) / point.images.shape[0]).reshape(net.dense.output_shape)
     g_pooled, dw2, db2 = reference.conv_backward(g_logits, pooled, params["W2"], params["b2"], 1, 0)
     g_a1 = reference.pool_backward(g_pooled, a1, (2, 2), 2, "max")
-    _, dw1, db1 = reference.conv_backward(g_a1 * (z1 > 0), point.images, params["W1"], params["b1"], 1, net.conv.padding)
+    g_z1 = g_a1 * (z1 > 0)
+    _, dw1, db1 = reference.conv_backward(g_z1, point.images, params["W1"], params["b1"], 1, net.conv.padding)
     return {"W1": dw1, "b1": db1, "W2": dw2, "b2": db2}
 
 

@@ -108,7 +108,8 @@ class SymbolicLayer:
         ker = ", ".join(axis[4] for axis in self.axes)
         rows = ", ".join(f"{axis[3]} s + {axis[4]}" for axis in self.axes)
         if self.is_convolution:
-            return (rf"Y_{{n,f,{pos}}} &= \sum_{{c}} \sum_{{{ker}}} W_{{f,c,{ker}}}\, X^{{\mathrm{{pad}}}}_{{n,c,{rows}}} + b_f",)
+            return (rf"Y_{{n,f,{pos}}} &= \sum_{{c}} \sum_{{{ker}}} W_{{f,c,{ker}}}\, "
+                    rf"X^{{\mathrm{{pad}}}}_{{n,c,{rows}}} + b_f",)
         count = " ".join(f"K_{{{'h' if a[3] == 'i' else 'w'}}}" for a in self.axes)
         if self.kind == "avgpool":
             return (rf"Y_{{n,c,{pos}}} &= \frac{{1}}{{{count}}} \sum_{{{ker}}} X_{{n,c,{rows}}}",)

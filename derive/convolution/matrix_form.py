@@ -79,7 +79,8 @@ def flat_cost(is_convolution: bool) -> list[Term]:
     """J = sum G * Y of the flat forward pass (Y_col = W_col A + b 1^T, or Y = sum_k P A)."""
     if is_convolution:
         f0, q0, k0 = fresh("f", ROWS_F - 1), fresh("q", COLS_Q - 1), fresh("k", ROWS_K - 1)
-        return [Term(GCOL[f0.symbol, q0.symbol] * WCOL[f0.symbol, k0.symbol] * ACOL[k0.symbol, q0.symbol], (f0, q0, k0)),
+        product = GCOL[f0.symbol, q0.symbol] * WCOL[f0.symbol, k0.symbol] * ACOL[k0.symbol, q0.symbol]
+        return [Term(product, (f0, q0, k0)),
                 Term(GCOL[f0.symbol, q0.symbol] * BIAS[f0.symbol], (f0, q0))]
     c0, q0, k0 = fresh("c", CHANNELS - 1), fresh("q", COLS_Q - 1), fresh("k", ROWS_K - 1)
     return [Term(GCOL[c0.symbol, q0.symbol] * POOL[c0.symbol, k0.symbol, q0.symbol]

@@ -69,7 +69,8 @@ def relu_derivative():
     """SymPy's diff of max(0, x): Heaviside(x), which SymPy takes as 1/2 at 0 (the tie of max)."""
     x = sp.Symbol("x", real=True)
     derivative = sp.diff(sp.Max(0, x), x)
-    return sp.lambdify(x, derivative, modules=[{"Heaviside": lambda v, at_zero=0.5: np.heaviside(v, at_zero)}, "numpy"]), derivative
+    step = {"Heaviside": lambda v, at_zero=0.5: np.heaviside(v, at_zero)}
+    return sp.lambdify(x, derivative, modules=[step, "numpy"]), derivative
 
 
 def forward(net: ConvNet, params: dict, images: np.ndarray) -> dict:

@@ -40,7 +40,8 @@ def chain_section(net: ConvNet) -> Section:
                "which is $(p_0 - y_0)/N$ since the labels sum to 1",
                f"dense head: $\\partial J / \\partial P = {dA.latex()}$, the dense layer's $W_2^\\top \\delta$; "
                f"$\\partial J / \\partial W_2 = {dW.latex()}$, $\\partial J / \\partial b_2 = {db.latex()}$",
-               f"max pooling: $\\partial J / \\partial A_1 = {pool.latex()}$, each entry routed to its window's largest",
+               f"max pooling: $\\partial J / \\partial A_1 = {pool.latex()}$, each entry routed to its "
+               "window's largest",
                f"relu: $\\partial A_1 / \\partial Z_1 = {sp.latex(relu)}$ (SymPy's diff of $\\max(0, x)$)",
                f"convolution: $\\partial J / \\partial W_1 = {dW.latex()}$ with $G = \\partial J / \\partial Z_1$, "
                f"$\\partial J / \\partial b_1 = {db.latex()}$")),

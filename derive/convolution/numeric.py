@@ -95,7 +95,8 @@ def max_selector(layer: ConvolutionLayer, x: np.ndarray, one=1.0) -> np.ndarray:
     return tied * (one / counts)
 
 
-def forward(layer: ConvolutionLayer, x: np.ndarray, w: np.ndarray | None = None, b: np.ndarray | None = None) -> np.ndarray:
+def forward(layer: ConvolutionLayer, x: np.ndarray, w: np.ndarray | None = None,
+            b: np.ndarray | None = None) -> np.ndarray:
     """Y by im2col (the forward pass, float64 or object ints)."""
     if layer.is_convolution:
         w_col = w.reshape(layer.filters, -1)
@@ -123,7 +124,8 @@ def operands(layer: ConvolutionLayer, arrays: dict, forms: tuple[MatrixGradient,
     return {name: builders[name]() for name in sorted(names)}
 
 
-def evaluate_matrix(gradient: MatrixGradient, layer: ConvolutionLayer, arrays: dict, named: dict | None = None) -> np.ndarray:
+def evaluate_matrix(gradient: MatrixGradient, layer: ConvolutionLayer, arrays: dict,
+                    named: dict | None = None) -> np.ndarray:
     """The found matrix form, evaluated: the generated im2col route.
 
     arrays: X, G, and W (convolution); P (pooling weights, shape C x K x NHW) for pooling.

@@ -20,11 +20,11 @@ import numpy as np
 import sympy as sp
 
 from derive.convolution import numeric
-from derive.convolution.derivation import LETTERS_BY_ROLE, LayerGradients, collapse_terms
-from derive.convolution.forward import G, PAD, STRIDE, S, SymbolicLayer, W, X
-from derive.convolution.index_calculus import Index, Term, fresh, same_terms
+from derive.convolution.derivation import LayerGradients, collapse_terms
+from derive.convolution.forward import G, STRIDE, S, SymbolicLayer, W, X
+from derive.convolution.index_calculus import Term, fresh, same_terms
 from derive.convolution.layer import ConvolutionLayer
-from derive.convolution.matrix_form import MatrixGradient, Product, Weighted, find_matrix_forms
+from derive.convolution.matrix_form import MatrixGradient, Weighted, find_matrix_forms
 from derive.modular import PRIME, inverse, scalar
 
 
@@ -54,8 +54,8 @@ def _selector_full(layer: ConvolutionLayer, x: np.ndarray, one) -> np.ndarray:
 
 def _tied_point(layer: ConvolutionLayer) -> np.ndarray:
     """Distinct rationals except one window whose two largest entries are equal."""
-    values = np.array([sp.Rational(v, 7) for v in random.Random(1).sample(range(1, 10 * int(np.prod(layer.input_shape))),
-                                                                           int(np.prod(layer.input_shape)))], dtype=object)
+    count = int(np.prod(layer.input_shape))
+    values = np.array([sp.Rational(v, 7) for v in random.Random(1).sample(range(1, 10 * count), count)], dtype=object)
     x = values.reshape(layer.input_shape)
     flat = x.reshape(-1)
     window = numeric.windows(layer, x)[0, 0, :, :, 0, 0].reshape(-1)
@@ -146,7 +146,7 @@ def _pool_tangent(layer: ConvolutionLayer, x, dx):
     dflat = tangents.reshape(n, ch, kh * kw, oh, ow)
     if layer.kind == "avgpool":
         return _mod(dflat.sum(axis=2) * inverse(kh * kw)).reshape(layer.output_shape)
-    winner = np.argmax(flat.astype(float) if False else np.array(flat.tolist(), dtype=object), axis=2)
+    winner = np.argmax(flat, axis=2)  # Python ints compared exactly; the point has no ties
     return np.take_along_axis(dflat, winner[:, :, None], axis=2)[:, :, 0].reshape(layer.output_shape)
 
 
@@ -194,8 +194,9 @@ def prove_randomized(gradients: LayerGradients, layer: ConvolutionLayer, trials:
             for route, derived in routes:
                 got = int(_mod((_mod(derived) * direction).sum()))
                 if got != expected:
-                    return ProofResult("randomized GF(p)", False, (), f"{gradient.name} ({route}): <derived, direction> "
-                                       f"= {got} but the forward pass's derivative is {expected} (trial {trial})")
+                    return ProofResult("randomized GF(p)", False, (), f"{gradient.name} ({route}): <derived, "
+                                       f"direction> = {got} but the forward pass's derivative is {expected} "
+                                       f"(trial {trial})")
     return ProofResult("randomized GF(p)", True, tuple(g.name for g in gradients.gradients))
 
 
@@ -235,7 +236,8 @@ def _form_entry(symbolic: SymbolicLayer, form, row, col, summed) -> sp.Expr:
     """Entry (row, col) of the found form; summed: the tagged index its product runs over."""
     if isinstance(form, Weighted):
         channel = ("c", row[1][0])
-        return _array_entry(symbolic, form.weight, (channel, row, col)) * _array_entry(symbolic, form.operand, (channel, col))
+        weight = _array_entry(symbolic, form.weight, (channel, row, col))
+        return weight * _array_entry(symbolic, form.operand, (channel, col))
 
     def slot(name, transposed, a, b):
         return _array_entry(symbolic, name, (b, a) if transposed else (a, b))
@@ -285,5 +287,6 @@ def prove_index_level(gradients: LayerGradients) -> ProofResult:
     return ProofResult("index level", True, tuple(g.name for g in gradients.gradients))
 
 
-def prove_all(gradients: LayerGradients, tiny: ConvolutionLayer, realistic: ConvolutionLayer) -> tuple[ProofResult, ...]:
+def prove_all(gradients: LayerGradients, tiny: ConvolutionLayer,
+              realistic: ConvolutionLayer) -> tuple[ProofResult, ...]:
     return (prove_entrywise(gradients, tiny), prove_randomized(gradients, realistic), prove_index_level(gradients))

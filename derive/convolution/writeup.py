@@ -11,7 +11,6 @@ import re
 import sympy as sp
 
 from derive.convolution.derivation import IndexGradient, LayerGradients
-from derive.convolution.forward import LETTERS
 from derive.convolution.index_calculus import Term
 from derive.convolution.layer import ConvolutionLayer
 from derive.convolution.matrix_form import MatrixGradient
@@ -122,8 +121,8 @@ def rotation_section(gradients: LayerGradients, layer: ConvolutionLayer) -> Sect
              "$a$ reach? Solving for $i$ gives $i = (a + p - u)/s$, and $u$ now has a minus sign: as $u$ runs "
              "up the kernel, the row of $G$ it meets runs down. Renaming $u = K_h - 1 - u'$ turns the sum into a "
              "correlation with the kernel rotated by 180 degrees:"),
-        Equation((r"\frac{\partial J}{\partial X_{n,c,i,j}} &= \sum_{f} \sum_{u',v'} \hat{G}_{n,f,\,i + u' - (K_h - 1 - p),"
-                  r"\, j + v' - (K_w - 1 - p)}\, W_{f,c,K_h - 1 - u', K_w - 1 - v'}",)
+        Equation((r"\frac{\partial J}{\partial X_{n,c,i,j}} &= \sum_{f} \sum_{u',v'} "
+                  r"\hat{G}_{n,f,\,i + u' - (K_h - 1 - p),\, j + v' - (K_w - 1 - p)}\, W_{f,c,K_h - 1 - u', K_w - 1 - v'}",)
                  if gradients.layer.spatial == 2 else
                  (r"\frac{\partial J}{\partial X_{n,c,i}} &= \sum_{f} \sum_{u'} \hat{G}_{n,f,\,i + u' - (K - 1 - p)}"
                   r"\, W_{f,c,K - 1 - u'}",)),
@@ -149,7 +148,8 @@ def matrix_section(forms: tuple[MatrixGradient, ...], convolution: bool) -> Sect
                       rf"\big({dA.form.latex()}\big)_{{k,q}}",
                       rf"\frac{{\partial J}}{{\partial W_{{\mathrm{{col}},f,k}}}} &= {term_latex(dW.flat)} = "
                       rf"\big({dW.form.latex()}\big)_{{f,k}}",
-                      rf"\frac{{\partial J}}{{\partial b_f}} &= {term_latex(db.flat)} = \big({db.form.latex()}\big)_f")),
+                      rf"\frac{{\partial J}}{{\partial b_f}} &= {term_latex(db.flat)} = "
+                      rf"\big({db.form.latex()}\big)_f")),
             Text("The summed index $f$ is the first index of $W_{\\mathrm{col}}$: the product is "
                  "$W_{\\mathrm{col}}^\\top G_{\\mathrm{col}}$, the $W^\\top$ of the hidden delta, for the same reason "
                  "(each input feeds every output through its column of $W$). col2im is im2col's transpose: it adds "
@@ -231,7 +231,8 @@ def matrix_svg() -> str:
                      f'y{o // side}{o % side}</text>')
     for a in range(inputs):
         y = margin + a * cell
-        parts.append(f'<text x="{margin - 4}" y="{y + cell // 2 + 3}" text-anchor="end">x{a // MATRIX_SIZE}{a % MATRIX_SIZE}</text>')
+        parts.append(f'<text x="{margin - 4}" y="{y + cell // 2 + 3}" text-anchor="end">'
+                     f'x{a // MATRIX_SIZE}{a % MATRIX_SIZE}</text>')
         for o in range(outputs):
             entry = matrix[o][a]
             x = margin + o * cell
