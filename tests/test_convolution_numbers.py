@@ -102,3 +102,14 @@ def test_pooling_derived_and_hand_written_agree_at_random_sizes(size, kernel, st
     layer = make_layer(kind, 2, 2, (size, size), (kernel, kernel), stride)
     point = default_point(layer, seed)
     assert np.allclose(matrix_route(layer, point.x, point.g)["dX"], hand_written(point)["dX"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("window", [[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 5.0, 0.0], [4.0, 1.0, 2.0, 3.0]])
+def test_the_max_pool_selector_is_the_circuits_max_rule_at_ties(window):
+    from derive.circuit import GATES
+    from derive.convolution.numeric import max_selector
+
+    layer = make_layer("maxpool", 1, 1, (2, 2), (2, 2), stride=2)
+    x = np.array(window).reshape(layer.input_shape)
+    circuit = GATES["max"].local(tuple(window), max(window))
+    assert list(max_selector(layer, x)[0, :, 0]) == list(circuit)
