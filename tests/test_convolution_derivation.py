@@ -89,3 +89,9 @@ def test_the_matrix_form_found_for_pooling_weights_G_spread_over_each_window():
 def test_derivation_is_deterministic(kind):
     assert [str(t.coefficient) for g in derive_convolution(kind).gradients for t in g.collapsed] == \
         [str(t.coefficient) for g in derived(kind).gradients for t in g.collapsed]
+
+
+def test_the_generated_numpy_lines_read_off_the_found_forms():
+    assert [m.numpy_text() for m in find_matrix_forms(True) + find_matrix_forms(False)] == [
+        "dX = col2im(W_col.T @ G_col)", "dW = G_col @ im2col(X).T", "db = G_col.sum(axis=1)",
+        "dX = col2im(P * G_col[:, None, :])"]

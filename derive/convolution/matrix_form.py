@@ -46,6 +46,12 @@ class Product:
         right = r"\mathbf{1}" if self.right is None else one(self.right, self.right_transposed)
         return f"{one(self.left, self.left_transposed)}\\, {right}"
 
+    def numpy_text(self) -> str:
+        left = _NUMPY[self.left] + (".T" if self.left_transposed else "")
+        if self.right is None:
+            return f"{left}.sum(axis=1)"
+        return f"{left} @ {_NUMPY[self.right]}" + (".T" if self.right_transposed else "")
+
 
 @dataclass(frozen=True)
 class Weighted:
@@ -57,7 +63,11 @@ class Weighted:
     def latex(self) -> str:
         return rf"{_LATEX[self.weight]} \odot (\mathbf{{1}}\, {_LATEX[self.operand]})"
 
+    def numpy_text(self) -> str:
+        return f"{_NUMPY[self.weight]} * {_NUMPY[self.operand]}[:, None, :]"
 
+
+_NUMPY = {"W_col": "W_col", "G_col": "G_col", "A": "im2col(X)", "P": "P"}
 _LATEX = {"W_col": r"W_{\mathrm{col}}", "G_col": r"G_{\mathrm{col}}", "A": r"\operatorname{im2col}(X)", "P": "P"}
 
 
@@ -69,6 +79,11 @@ class MatrixGradient:
     flat: Term  # the collapsed flat derivative, e.g. sum_f W_col[f, k] G_col[f, q]
     form: Product | Weighted
     scatter: bool  # dX: col2im of the flat gradient
+
+    def numpy_text(self) -> str:
+        """The line of the generated route, as numeric.evaluate_matrix evaluates it (dW then reshaped to W)."""
+        inner = self.form.numpy_text()
+        return f"{self.name} = " + (f"col2im({inner})" if self.scatter else inner)
 
     def latex(self) -> str:
         inner = self.form.latex()

@@ -155,6 +155,9 @@ def matrix_section(forms: tuple[MatrixGradient, ...], convolution: bool) -> Sect
                  "(each input feeds every output through its column of $W$). col2im is im2col's transpose: it adds "
                  "each column back into the window it came from. So"),
             Equation((rf"\frac{{\partial J}}{{\partial X}} &= {dA.latex()}",)),
+            Text("The generated NumPy route runs these forms as found (derive/convolution/numeric.py, with "
+                 "`G_col = G.transpose(1, 0, 2, 3).reshape(F, -1)` and `W_col = W.reshape(F, -1)`):"),
+            Items(tuple(f"`{form.numpy_text()}`" for form in forms)),
             Text("Stride shows up as the columns that skip input rows (the zeros of $\\hat{G}$ above), padding as the "
                  "border col2im cuts off (the full border above)."),
         ]
