@@ -178,7 +178,8 @@ def matrix_section(forms: tuple[MatrixGradient, ...], convolution: bool) -> Sect
 # ------------------------------------------------------------------ the convolution matrix
 
 MATRIX_SIZE, MATRIX_KERNEL, MATRIX_PADDING = 4, 3, 0
-HIGHLIGHTED_INPUT = (1, 1)  # an input pixel all nine kernel entries reach
+HIGHLIGHTED_INPUT = (1, 1)  # an input pixel every output reaches: its row of M^T holds the kernel backwards
+HIGHLIGHTED_OUTPUT = 0  # output y00: its column of M^T holds the kernel in its own order
 
 
 def convolution_matrix(size: int = MATRIX_SIZE, kernel: int = MATRIX_KERNEL, padding: int = MATRIX_PADDING):
@@ -211,10 +212,11 @@ def matrix_table() -> Table:
             entry = matrix[o][a]
             if entry is None:
                 cells.append("$\\cdot$")
-            elif a == highlighted:
-                cells.append(f"$\\mathbf{{w_{{{entry[0]}{entry[1]}}}}}$")
-            else:
-                cells.append(f"$w_{{{entry[0]}{entry[1]}}}$")
+                continue
+            weight = f"w_{{{entry[0]}{entry[1]}}}"
+            if o == HIGHLIGHTED_OUTPUT:
+                weight = f"\\underline{{{weight}}}"
+            cells.append(f"$\\mathbf{{{weight}}}$" if a == highlighted else f"${weight}$")
         rows.append((label,) + tuple(cells))
     return Table(header, tuple(rows), "l" + "c" * outputs)
 
@@ -240,7 +242,9 @@ def matrix_svg() -> str:
             entry = matrix[o][a]
             x = margin + o * cell
             fill = "#ffffff" if entry is None else ("#f0a030" if a == highlighted else "#9ec5e8")
-            parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" stroke="#888"/>')
+            outline = ' stroke="#b00000" stroke-width="2"' if o == HIGHLIGHTED_OUTPUT and entry is not None \
+                else ' stroke="#888"'
+            parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fill}"{outline}/>')
             if entry is not None:
                 parts.append(f'<text x="{x + cell // 2}" y="{y + cell // 2 + 3}" text-anchor="middle">'
                              f'{entry[0]}{entry[1]}</text>')
@@ -254,14 +258,18 @@ def convolution_matrix_section() -> Section:
     highlighted = a[0] * MATRIX_SIZE + a[1]
     order = [matrix[o][highlighted] for o in range(len(matrix)) if matrix[o][highlighted] is not None]
     sequence = ", ".join(f"$w_{{{u}{v}}}$" for u, v in order)
+    column = [entry for entry in matrix[HIGHLIGHTED_OUTPUT] if entry is not None]
+    in_order = ", ".join(f"$w_{{{u}{v}}}$" for u, v in column)
     return Section("The convolution matrix", (
         Text(f"A {MATRIX_SIZE} x {MATRIX_SIZE} input, a {MATRIX_KERNEL} x {MATRIX_KERNEL} kernel, stride 1, padding "
              f"{MATRIX_PADDING}: $\\operatorname{{vec}}(Y) = M \\operatorname{{vec}}(X)$ and $\\operatorname{{vec}}"
              "(\\partial J / \\partial X) = M^\\top \\operatorname{vec}(G)$. Below is $M^\\top$ (row: an input "
-             "pixel; column: an output; $\\cdot$ is 0), built from the forward pass's index rule. Each column "
-             "of $M^\\top$ is the kernel laid over one window, in its own order. The row of input "
+             "pixel; column: an output; $\\cdot$ is 0), built from the forward pass's index rule. The underlined "
+             f"column, output $y_{{00}}$, read down the inputs, is {in_order}: each column of $M^\\top$ is the "
+             "kernel laid over one window, in its own order. The row of input "
              f"$x_{{{a[0]}{a[1]}}}$ (bold), read left to right over the outputs, is "
-             f"{sequence}: the kernel backwards, which is the rotated kernel of explanation 1."),
+             f"{sequence}: the kernel backwards, which is the rotated kernel of explanation 1. "
+             f"$\\partial J / \\partial x_{{{a[0]}{a[1]}}}$ is that row times $G$."),
         matrix_table()))
 
 
@@ -327,8 +335,9 @@ def page_html(document: Document, with_matrix: bool) -> str:
     from derive.normalization.writeup import page_html as normalization_page
 
     pictures = (Picture(f"M transposed for a {MATRIX_SIZE} x {MATRIX_SIZE} input and a {MATRIX_KERNEL} x "
-                        f"{MATRIX_KERNEL} kernel (padding {MATRIX_PADDING}): the orange row is input x"
-                        f"{HIGHLIGHTED_INPUT[0]}{HIGHLIGHTED_INPUT[1]}, its kernel entries uv run backwards",
+                        f"{MATRIX_KERNEL} kernel (padding {MATRIX_PADDING}): the outlined column, output y00, holds "
+                        f"the kernel entries uv in order; the orange row, input x"
+                        f"{HIGHLIGHTED_INPUT[0]}{HIGHLIGHTED_INPUT[1]}, holds them backwards",
                         matrix_svg()),) if with_matrix else ()
     return normalization_page(document, pictures)
 
