@@ -194,6 +194,9 @@ def read_point(path: str, layer):
         arrays = {n: np.asarray(data[n], dtype=float) for n in names}
     except (TypeError, ValueError):
         raise ConvolutionInputError(f"--data {path}: {', '.join(names)} must be arrays of numbers") from None
+    for name, array in arrays.items():
+        if not np.all(np.isfinite(array)):
+            raise ConvolutionInputError(f"--data {path}: {name} has a value that is not a finite number")
     x = arrays["x"]
     if x.ndim != 2 + layer.spatial:
         raise ConvolutionInputError(f"--data {path}: x has {x.ndim} axes, {2 + layer.spatial} expected (N x C x ...)")

@@ -113,6 +113,18 @@ def test_channels_that_do_not_match_are_one_line(capsys, tmp_path):
     assert "the input has 2 channels but the filters have 4" in error
 
 
+@pytest.mark.parametrize("point, words", [
+    ({"x": [[[[1, 2], [3, float("nan")]]]], "w": [[[[1]]]], "b": [0], "dout": [[[[1, 1], [1, 1]]]]}, "not a finite"),
+    ({"x": [[[1, 2, 3]]], "w": [[[[1]]]], "b": [0], "dout": [[[1, 1, 1]]]}, "x has 3 axes, 4 expected"),
+    ({"x": [[[[1, 2], [3, 4]]]], "w": [[[[1]]]], "b": [0, 1], "dout": [[[[1, 1], [1, 1]]]]}, "b has shape (2,)"),
+    ({"x": "a", "w": 1, "b": 0, "dout": 2}, "must be arrays of numbers"),
+])
+def test_a_point_file_that_does_not_fit_is_one_line(point, words, capsys, tmp_path):
+    (tmp_path / "point.json").write_text(json.dumps(point))
+    assert words in one_line_error(capsys, ["check", "--layer", "conv2d", "--padding", "0", "--data",
+                                            str(tmp_path / "point.json")])
+
+
 @pytest.mark.parametrize("layer", ["maxpool", "avgpool"])
 def test_a_pooling_window_of_zero_is_one_line(layer, capsys):
     assert "pooling window must be at least 1" in one_line_error(capsys, ["check", "--layer", layer, "--kernel", "0"])
