@@ -34,7 +34,7 @@ def derive_and_prove_small() -> str:
 
     layer = make_layer("conv2d", 1, 1, (5, 5), (3, 3), 1, 1, 2)
     results = prove_all(derive_convolution("conv2d"), layer, layer)
-    assert all(r.ok for r in results), [r.text() for r in results]
+    assert all(r.holds for r in results), [r.text() for r in results]
     return ""
 
 
@@ -46,7 +46,7 @@ def prove_28_by_28() -> str:
     gradients = derive_convolution("conv2d")
     layer = make_layer("conv2d", 1, 1, (28, 28), (3, 3), 1, 1, 8)
     result = prove_randomized(gradients, layer)
-    assert result.ok, result.text()
+    assert result.holds, result.text()
     return ""
 
 

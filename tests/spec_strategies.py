@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from derive.spec import NetworkSpec
+from derive.network.spec import NetworkSpec
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity", "f")
 # the output activations each cost is paired with (softmax only under categorical cross-entropy)

@@ -18,7 +18,7 @@ def test_derive_writes_the_four_files_and_says_every_proof_holds(tmp_path, capsy
     out = capsys.readouterr().out
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "conv2d").iterdir()) == ["derivation.html", "derivation.md", "derivation.tex"]
-    assert "entrywise: ok for dX, dW, db; randomized GF(p): ok for dX, dW, db; index level: ok for dX, dW, db" in out
+    assert "entrywise: holds for dX, dW, db; randomized GF(p): holds for dX, dW, db; index level: holds for dX, dW, db" in out
 
 
 @pytest.mark.parametrize("argv", [

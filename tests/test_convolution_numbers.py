@@ -106,7 +106,7 @@ def test_pooling_derived_and_hand_written_agree_at_random_sizes(size, kernel, st
 
 @pytest.mark.parametrize("window", [[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 5.0, 0.0], [4.0, 1.0, 2.0, 3.0]])
 def test_the_max_pool_selector_is_the_circuits_max_rule_at_ties(window):
-    from derive.circuit import GATES
+    from derive.circuits.circuit import GATES
     from derive.convolution.numeric import max_selector
 
     layer = make_layer("maxpool", 1, 1, (2, 2), (2, 2), stride=2)

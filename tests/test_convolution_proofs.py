@@ -62,30 +62,30 @@ PROOFS = [proofs.prove_entrywise, proofs.prove_randomized]
 @pytest.mark.parametrize("proof", PROOFS + [proofs.prove_index_level], ids=lambda f: f.__name__)
 def test_every_proof_holds_for_every_derived_layer(proof, kind):
     result = run(proof, derived(kind), kind)
-    assert result.ok, result.text()
+    assert result.holds, result.text()
 
 
 @pytest.mark.parametrize("kind", ["conv2d", "conv1d"])
 @pytest.mark.parametrize("proof", PROOFS, ids=lambda f: f.__name__)
 def test_every_numeric_proof_catches_an_unflipped_kernel(proof, kind):
     result = run(proof, edited(derived(kind), "dX", unflipped), kind)
-    assert not result.ok and result.first_failure.startswith("dX (index form)")
+    assert not result.holds and result.first_failure.startswith("dX (index form)")
 
 
 @pytest.mark.parametrize("proof", PROOFS, ids=lambda f: f.__name__)
 def test_every_numeric_proof_catches_a_missing_max_pool_selector(proof):
     everywhere = edited(derived("maxpool"), "dX", lambda e: e.replace(
         lambda a: isinstance(a, sp.Indexed) and a.base.name == "S", lambda a: sp.Integer(1)))
-    assert not run(proof, everywhere, "maxpool").ok
+    assert not run(proof, everywhere, "maxpool").holds
 
 
 def test_the_index_level_proof_catches_an_unflipped_kernel():
-    assert not proofs.prove_index_level(edited(derived("conv2d"), "dX", unflipped)).ok
+    assert not proofs.prove_index_level(edited(derived("conv2d"), "dX", unflipped)).holds
 
 
 def test_the_index_level_proof_catches_a_stride_ignored():
     ignored = edited(derived("conv2d"), "dX", lambda e: e.xreplace({STRIDE: 1}))
-    assert not proofs.prove_index_level(ignored).ok
+    assert not proofs.prove_index_level(ignored).holds
 
 
 def test_the_index_level_proof_catches_a_matrix_form_read_without_its_transpose(monkeypatch):
@@ -93,12 +93,12 @@ def test_the_index_level_proof_catches_a_matrix_form_read_without_its_transpose(
     wrong = (MatrixGradient("dX", dX.flat, Product("W_col", False, "G_col"), True), dW, db)
     monkeypatch.setattr(proofs, "find_matrix_forms", lambda is_convolution: wrong)
     result = proofs.prove_index_level(derived("conv2d"))
-    assert not result.ok and "does not fit" in result.first_failure
+    assert not result.holds and "does not fit" in result.first_failure
 
 
 def test_the_randomized_proof_covers_the_issues_28_by_28_layer_with_eight_filters():
     layer = make_layer("conv2d", 1, 1, (28, 28), (3, 3), stride=1, padding=1, filters=8)
-    assert proofs.prove_randomized(derived("conv2d"), layer).ok
+    assert proofs.prove_randomized(derived("conv2d"), layer).holds
 
 
 @settings(max_examples=8, deadline=None)
@@ -106,4 +106,4 @@ def test_the_randomized_proof_covers_the_issues_28_by_28_layer_with_eight_filter
        filters=st.integers(1, 3), channels=st.integers(1, 3))
 def test_the_randomized_proof_holds_at_random_sizes(size, kernel, stride, padding, filters, channels):
     layer = make_layer("conv2d", 2, channels, (size, size + 1), (kernel, kernel), stride, padding, filters)
-    assert proofs.prove_randomized(derived("conv2d"), layer).ok
+    assert proofs.prove_randomized(derived("conv2d"), layer).holds

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from derive.cli_layer_convolution import FAMILY
+from derive.cli.layer_convolution import FAMILY
 from derive.convolution.writeup import HIGHLIGHTED_INPUT, MATRIX_KERNEL, MATRIX_PADDING, MATRIX_SIZE, convolution_matrix
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,15 +11,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from checks import data
-from checks.finite_differences import compare_gradients, finite_difference_gradient
-from checks.numpy_backprop import backprop, cost, forward, parameter_shapes, sigmoid, softplus
-from derive.spec import NetworkSpec
+from checks.inputs import data
+from checks.routes.finite_differences import compare_gradients, finite_difference_gradient
+from checks.handwritten.network import backprop, cost, forward, parameter_shapes, sigmoid, softplus
+from derive.network.spec import NetworkSpec
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 ROOT = Path(__file__).resolve().parents[1]
-NUMPY_ONLY_MODULES = ("numpy_backprop", "finite_differences", "training", "data")
+NUMPY_ONLY_MODULES = ("handwritten.network", "routes.finite_differences", "training", "inputs.data")
 
 # Agreement between backprop and central differences uses the finite-difference module's own
 # tolerances (1e-7 absolute + 1e-5 relative per entry, reasoned there from float64 and the step).
@@ -308,7 +308,7 @@ def _imports(tree: ast.AST) -> list[tuple[str, bool]]:
 
 @pytest.mark.parametrize("module", NUMPY_ONLY_MODULES)
 def test_independent_route_imports_only_numpy_and_the_standard_library(module):
-    tree = ast.parse((ROOT / "checks" / f"{module}.py").read_text())
+    tree = ast.parse((ROOT / "checks" / f"{module.replace('.', '/')}.py").read_text())
     allowed_checks = {f"checks.{name}" for name in NUMPY_ONLY_MODULES}
     for name, at_module_level in _imports(tree):
         top = name.split(".")[0]

@@ -5,12 +5,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from checks import data
-from checks import numpy_backprop as nb
-from checks.derived_route import NotNumeric
-from checks.verify import (ANALYTIC_TOLERANCE, ENTRYWISE_Z_LIMIT, FULL_DIFFERENCE_LIMIT, KINK_MARGIN,
+from checks.inputs import data
+from checks.handwritten import network as nb
+from checks.routes.derived import NotNumeric
+from checks.routes.three_routes import (ANALYTIC_TOLERANCE, ENTRYWISE_Z_LIMIT, FULL_DIFFERENCE_LIMIT, KINK_MARGIN,
                            verify)
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 pytestmark = pytest.mark.filterwarnings("error")
 

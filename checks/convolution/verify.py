@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checks.convolution.check import default_point
-from checks.time_limit import TimeUp, time_limit
+from checks.diagnose.time_limit import TimeUp, time_limit
 from derive.convolution import numeric
 from derive.convolution.derivation import LayerGradients, derive_convolution
 from derive.convolution.layer import ConvolutionLayer, make_layer
@@ -66,7 +66,7 @@ class Verdict:
     def passed(self) -> bool:
         return all(e <= self.tolerance for p in self.points for e in p.errors.values())
 
-    def report(self) -> str:
+    def text(self) -> str:
         from checks.convolution.check import describe_layer
 
         contract = "fn(x, w, b, dout, stride, pad) -> (dx, dw, db)" if self.kind in ("conv2d", "conv1d") \

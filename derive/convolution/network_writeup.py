@@ -6,7 +6,7 @@ import sympy as sp
 
 from derive.convolution.matrix_form import find_matrix_forms
 from derive.convolution.network import ConvNet, relu_derivative, softmax_cross_entropy_delta
-from derive.writeup import Document, Equation, Items, Section, Table, Text
+from derive.writeup.document import Document, Equation, Items, Section, Table, Text
 
 
 def _shape(shape) -> str:

@@ -164,7 +164,7 @@ def evaluate_index(gradient: IndexGradient, symbolic: SymbolicLayer, layer: Conv
 
     arrays: X, W, b, G, S (S[n, c, i, j, u, v] for max pooling) as 2-D-layout or 1-D arrays; X out of
     range is 0 (the zero padding). number: a SymPy constant (1/9) in the arrays' arithmetic (float,
-    an exact SymPy number, or derive.modular.scalar for GF(p))."""
+    an exact SymPy number, or derive.proofs.modular.scalar for GF(p))."""
     sizes = symbolic.sizes(layer)
     result = np.zeros(shape, dtype=float if number is float else object)
     entries = list(np.ndindex(*shape))

@@ -25,18 +25,18 @@ from derive.convolution.forward import G, STRIDE, S, SymbolicLayer, W, X
 from derive.convolution.index_calculus import Term, fresh, same_terms
 from derive.convolution.layer import ConvolutionLayer
 from derive.convolution.matrix_form import MatrixGradient, Weighted, find_matrix_forms
-from derive.modular import PRIME, inverse, scalar
+from derive.proofs.modular import PRIME, inverse, scalar
 
 
 @dataclass(frozen=True)
 class ProofResult:
     method: str
-    ok: bool
+    holds: bool
     checked: tuple[str, ...]
     first_failure: str | None = None
 
     def text(self) -> str:
-        return f"{self.method}: " + ("ok for " + ", ".join(self.checked) if self.ok else f"FAILS: {self.first_failure}")
+        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
 
 
 def _symbols(name: str, shape) -> np.ndarray:

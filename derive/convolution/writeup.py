@@ -1,7 +1,7 @@
 """The write-up of one convolution or pooling layer: forward pass, the chain rule collapsed, the two
 explanations of the flipped kernel side by side, the convolution matrix, the proofs and the numbers.
 
-Built as derive.writeup's document model, rendered by the project's LaTeX, Markdown and HTML renderers.
+Built as derive.writeup.document's document model, rendered by the project's LaTeX, Markdown and HTML renderers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from derive.convolution.index_calculus import Term
 from derive.convolution.layer import ConvolutionLayer
 from derive.convolution.matrix_form import MatrixGradient
 from derive.convolution.mistakes import CATALOGUE
-from derive.writeup import Document, Equation, Items, Section, Table, Text
+from derive.writeup.document import Document, Equation, Items, Section, Table, Text
 
 _SIZE_LATEX = {"H_in": "H", "W_in": "W", "L_in": "L", "H_out": "H'", "W_out": "W'", "L_out": "L'"}
 _VARIABLE_LATEX = {"X": "X", "W": "W", "b": "b"}
@@ -277,7 +277,7 @@ def proofs_section(proofs) -> Section:
     return Section("Proofs", (
         Text("Three proofs, each able to fail (the tests plant a kernel left unflipped, a stride ignored, a "
              "transpose misread, a missing selector, and each is caught):"),
-        Items(tuple(f"**{p.method}**: " + ("holds for " + ", ".join(p.checked) if p.ok else "FAILS: " + p.first_failure)
+        Items(tuple(f"**{p.method}**: " + ("holds for " + ", ".join(p.checked) if p.holds else "FAILS: " + p.first_failure)
                     for p in proofs)),
         Items(("entrywise: the derived index form and the matrix form equal SymPy's `diff` of $J$ at a tiny layer, "
                "every entry of every input a symbol (max pooling at a rational point with a tie of two, where "
@@ -331,7 +331,7 @@ def build_document(gradients: LayerGradients, layer: ConvolutionLayer, forms, pr
 
 
 def page_html(document: Document, with_matrix: bool) -> str:
-    from derive.html_pictures import Picture
+    from derive.writeup.pictures import Picture
     from derive.normalization.writeup import page_html as normalization_page
 
     pictures = (Picture(f"M transposed for a {MATRIX_SIZE} x {MATRIX_SIZE} input and a {MATRIX_KERNEL} x "
