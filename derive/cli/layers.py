@@ -18,6 +18,7 @@ from derive.cli.layer_family import COMMANDS, LayerFamily, LayerOptionError, fil
 FAMILIES = (
     "derive.cli.layer_norm",
     "derive.cli.layer_recurrence",
+    "derive.cli.layer_convolution",
 )
 
 
