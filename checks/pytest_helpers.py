@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from checks.diagnose.formula_program import cached_derivation, formula_text
-from checks.diagnose.user_function import (DEFAULT_POINTS, DEFAULT_TIMEOUT, PLAIN, VERDICT_TOLERANCE, CallingForm,
-                                    Point, as_spec, verify_function)
+from checks.diagnose.contract import (DEFAULT_POINTS, DEFAULT_TIMEOUT, PLAIN, VERDICT_TOLERANCE, CallingForm, as_spec)
+from checks.diagnose.calling import Point
+from checks.diagnose.user_function import verify_function
 from derive.network.spec import NetworkSpec
 
 UPDATE_VARIABLE = "BACKPROP_UPDATE_SNAPSHOTS"

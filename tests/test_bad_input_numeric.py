@@ -18,7 +18,8 @@ from checks.inputs.param_files import ParameterFileError, load_json_object
 from checks.pytest_helpers import assert_gradients_match
 from checks.training import train
 from checks.routes.three_routes import verify
-from checks.diagnose.user_function import ContractError, FunctionTimeout, verify_function
+from checks.diagnose.contract import ContractError, FunctionTimeout
+from checks.diagnose.user_function import verify_function
 from derive.cli import main
 from derive.network.spec import XOR_SPEC, NetworkSpec
 

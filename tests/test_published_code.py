@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from checks.diagnose import l2_conventions
-from checks.diagnose.user_function import CallingForm, verify_function
+from checks.diagnose.contract import CallingForm
+from checks.diagnose.user_function import verify_function
 from derive.cli import main
 from derive.network.spec import parse_spec
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from checks.handwritten.network import backprop
-from checks.diagnose.user_function import (ContractError, Point, contract, evaluation_points, own_data,
-                                    verify_function)
+from checks.diagnose.contract import ContractError, contract
+from checks.diagnose.calling import Point, evaluation_points, own_data
+from checks.diagnose.user_function import verify_function
 from derive.network.spec import XOR_SPEC, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "user_backprop.py"

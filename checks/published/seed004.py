@@ -25,7 +25,8 @@ import numpy as np
 from checks.routes.finite_differences import finite_difference_gradient
 from checks.diagnose.formula_program import formula_set, output_values, point_env, run
 from checks.handwritten.network import cost as hand_cost
-from checks.diagnose.user_function import Point, FunctionVerdict, verify_function
+from checks.diagnose.calling import Point
+from checks.diagnose.user_function import FunctionVerdict, verify_function
 from derive.network.spec import NetworkSpec
 
 SEED004_SPEC = NetworkSpec((2, 2, 1), ("relu", "sigmoid"), cost="binary_cross_entropy", reduction="sum",

@@ -17,6 +17,8 @@ from derive.cli.layer_family import COMMANDS, LayerFamily, LayerOptionError, fil
 # one module per family of layers, each defining FAMILY; the order is the order of --help
 FAMILIES = (
     "derive.cli.layer_norm",
+    "derive.cli.layer_recurrence",
+    "derive.cli.layer_convolution",
 )
 
 

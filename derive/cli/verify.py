@@ -101,8 +101,8 @@ def run_verify(args: argparse.Namespace) -> int:
             --timeout; inputs whose values overflow float64 (NotFinite).
     """
     from checks.diagnose.l2_conventions import l2_convention
-    from checks.diagnose.user_function import (DEFAULT_TIMEOUT, VERDICT_TOLERANCE, CallingForm, check_timeout,
-                                        check_tolerance, contract, parse_names, verify_function)
+    from checks.diagnose.contract import (DEFAULT_TIMEOUT, VERDICT_TOLERANCE, CallingForm, check_timeout, check_tolerance, contract, parse_names)
+    from checks.diagnose.user_function import verify_function
 
     spec = spec_from_args(args)
     if args.l2_convention is not None:
@@ -138,7 +138,7 @@ def _data_points(args: argparse.Namespace, spec):
 
     from checks.inputs.data import random_params
     from checks.inputs.param_files import read_data, read_params
-    from checks.diagnose.user_function import Point
+    from checks.diagnose.calling import Point
 
     X, y = read_data(args.data, spec)
     m = X.shape[0] if spec.convention == "row" else X.shape[1]
