@@ -618,59 +618,91 @@ def explain(spec: NetworkSpec, envs: Sequence[dict], observed: Sequence[Mapping[
     Returns:
         A Search whose explanations use the fewest mistakes that reproduce every compared number.
     """
-    formulas = formula_set(spec)
-    dependencies = _dependencies(formulas)
-    needed = frozenset().union(*[dependencies[assignment_of(split_entry(o)[0])] for o in outputs])
-    program = [(n, f) for n, f in formulas.formulas if n in needed]
-    position = {name: index for index, (name, _) in enumerate(program)}
-    correct = [run(program, env) for env in envs]
+    scorer = _Scorer.of(spec, envs, observed, outputs, tolerance)
+    singles, scored = _single_mistakes(scorer, spec)
+    found = tuple(Explanation(c) for c, result in scored if result[0])
+    if found:
+        return Search(found, len(scored), True)
+    return _combined_search(scorer, singles, scored, max_combined, seconds)
 
-    def changes_of(mistakes: tuple[Mistake, ...], singles: dict) -> dict | None:
-        touched = [m.touched & needed for m in mistakes]
+
+@dataclass(frozen=True, eq=False)
+class _Scorer:
+    """The derived program cut to what the compared outputs need, run at every point: how close a
+    set of catalogue edits brings it to the user's numbers."""
+
+    formulas: FormulaSet
+    needed: frozenset
+    program: list
+    position: dict
+    correct: list
+    observed: Sequence[Mapping[str, np.ndarray]]
+    outputs: Sequence[str]
+    tolerance: float
+
+    @classmethod
+    def of(cls, spec, envs, observed, outputs, tolerance) -> "_Scorer":
+        formulas = formula_set(spec)
+        dependencies = _dependencies(formulas)
+        needed = frozenset().union(*[dependencies[assignment_of(split_entry(o)[0])] for o in outputs])
+        program = [(n, f) for n, f in formulas.formulas if n in needed]
+        position = {name: index for index, (name, _) in enumerate(program)}
+        return cls(formulas, needed, program, position, [run(program, env) for env in envs], observed, outputs,
+                   tolerance)
+
+    def changes_of(self, mistakes: tuple[Mistake, ...], singles: dict) -> dict | None:
+        """The formulas the mistakes change (only the needed ones); None when they do not apply."""
+        touched = [m.touched & self.needed for m in mistakes]
         if all(m in singles for m in mistakes) and sum(map(len, touched)) == len(frozenset().union(*touched)):
             merged = {}
             for m in mistakes:  # disjoint edits: the single results combine without SymPy work
                 merged.update(singles[m])
             return merged
-        changed = apply_mistakes(formulas, mistakes)
+        changed = apply_mistakes(self.formulas, mistakes)
         if changed is None:
             return None
-        return {n: f for n, f in changed if n in needed and f != formulas.formula(n)}
+        return {n: f for n, f in changed if n in self.needed and f != self.formulas.formula(n)}
 
-    def score(changes: dict) -> tuple[bool, float, bool] | None:
+    def score(self, changes: dict | None) -> tuple[bool, float, bool] | None:
         """(reproduces the observed numbers, residual, changes a compared output at all)."""
         if not changes:
             return None
-        first = min(position[n] for n in changes)
-        changed_program = [(n, changes.get(n, f)) for n, f in program]
+        first = min(self.position[n] for n in changes)
+        changed_program = [(n, changes.get(n, f)) for n, f in self.program]
         matched, residual, effective = True, 0.0, False
-        for point in range(len(envs)):
+        for point, correct in enumerate(self.correct):
             try:
-                env = run(changed_program, correct[point], start=first)
+                env = run(changed_program, correct, start=first)
             except (ValueError, KeyError):
                 return None
-            residual += _residual(observed[point], env, outputs)
-            matched = matched and all(agree(observed[point][o], output_values(env, o), tolerance) for o in outputs)
-            effective = effective or not all(agree(output_values(correct[point], o), output_values(env, o),
-                                                   tolerance) for o in outputs)
+            observed = self.observed[point]
+            residual += _residual(observed, env, self.outputs)
+            matched = matched and all(agree(observed[o], output_values(env, o), self.tolerance) for o in self.outputs)
+            effective = effective or not all(agree(output_values(correct, o), output_values(env, o), self.tolerance)
+                                             for o in self.outputs)
         return matched, residual, effective
 
+
+def _single_mistakes(scorer: _Scorer, spec: NetworkSpec) -> tuple[dict, list]:
+    """Every catalogue mistake alone: (its changes by mistake, [(mistakes, score)]) for those that matter."""
     singles, scored = {}, []
     for mistake in catalogue(spec):
-        if not mistake.touched & needed:
+        if not mistake.touched & scorer.needed:
             continue
-        changes = changes_of((mistake,), {})
-        result = score(changes) if changes is not None else None
+        changes = scorer.changes_of((mistake,), {})
+        result = scorer.score(changes) if changes is not None else None
         # a mistake that changes none of the compared outputs (f' missing for the identity,
         # f'(a) for relu) is not a mistake for this spec
         if result is not None and result[2]:
             singles[mistake] = changes
             scored.append(((mistake,), result))
+    return singles, scored
+
+
+def _combined_search(scorer: _Scorer, singles: dict, scored: list, max_combined: int, seconds: float) -> Search:
+    """Two, then three mistakes together: every combination while they are few, else a beam search."""
     relevant = list(singles)
     tried = len(scored)
-    found = tuple(Explanation(c) for c, result in scored if result[0])
-    if found:
-        return Search(found, tried, True)
     started, complete = time.monotonic(), True
     level = scored
     for size in range(2, max_combined + 1):
@@ -688,8 +720,8 @@ def explain(spec: NetworkSpec, envs: Sequence[dict], observed: Sequence[Mapping[
         for combination in candidates:
             if time.monotonic() - started > seconds:
                 return Search(tuple(found), tried, False)
-            changes = changes_of(combination, singles)
-            result = score(changes) if changes is not None else None
+            changes = scorer.changes_of(combination, singles)
+            result = scorer.score(changes) if changes is not None else None
             tried += 1
             if result is None:
                 continue
