@@ -304,7 +304,21 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     spec, params, X, Y = _prepare(spec, params, data, seed)
     seconds: dict[str, float] = {}
     notes: list[str] = []
+    results, z = _analytic_results(spec, params, X, Y, hand_written, seconds)
+    _add_entrywise(results, spec, params, X, Y, entrywise, z, seconds, notes)
+    decide = _differences_decide(spec, z, notes)
+    mode = finite_differences or ("full" if spec.parameter_count <= FULL_DIFFERENCE_LIMIT else "directions")
+    gradients, parameters = _compared_parameters(spec, params, X, Y, results, mode, decide, seed, seconds, notes)
+    costs, cost_agree = _compared_costs(results, notes)
+    routes = tuple(r for r in ROUTES if r in gradients or (r == "finite_differences"))
+    return Verdict(spec=spec, agree=cost_agree and all(p.agree for p in parameters), routes=routes,
+                   costs=costs, cost_agree=cost_agree, parameters=parameters, finite_differences=mode,
+                   finite_differences_decide=decide, notes=tuple(notes), gradients=gradients,
+                   params=params, X=X, Y=Y, seconds=seconds)
 
+
+def _analytic_results(spec, params, X, Y, hand_written, seconds: dict) -> tuple[dict[str, Backprop], dict]:
+    """The derived and the hand-written backprop at the point, each checked finite; and the forward z."""
     start = time.perf_counter()
     route = derived_gradient_function(spec)
     seconds["derivation"] = time.perf_counter() - start
@@ -322,32 +336,44 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
     seconds["hand_written"] = time.perf_counter() - start
     if hand_written is backprop:  # a test's deliberately wrong route may return anything
         check_finite_values(spec, None, params, X, Y, results["hand_written"], label="the hand-written backprop")
+    return results, z
 
+
+def _add_entrywise(results: dict, spec, params, X, Y, entrywise: bool | None, z: dict, seconds: dict,
+                   notes: list) -> None:
+    """SymPy's entrywise diff lambdified, as a third analytic route where the net is small and |z| moderate."""
     largest_z = max(float(np.max(np.abs(values), initial=0.0)) for values in z.values())
     use_entrywise = entrywise if entrywise is not None else (
         spec.parameter_count * spec.m <= ENTRYWISE_LIMIT and largest_z <= ENTRYWISE_Z_LIMIT)
-    if use_entrywise:
-        start = time.perf_counter()
-        with np.errstate(all="ignore"):  # its formulas overflow for large |z|: judged below
-            result = entrywise_gradient_function(spec)(params, X, Y)
-        seconds["entrywise"] = time.perf_counter() - start
-        if np.isfinite(result.cost) and all(np.all(np.isfinite(g)) for g in result.gradients.values()):
-            results["entrywise"] = result
-        else:
-            notes.append(f"the entrywise route gave NaN or inf (largest |z| = {largest_z:.3g}) and was left out")
+    if not use_entrywise:
+        return
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):  # its formulas overflow for large |z|: judged below
+        result = entrywise_gradient_function(spec)(params, X, Y)
+    seconds["entrywise"] = time.perf_counter() - start
+    if np.isfinite(result.cost) and all(np.all(np.isfinite(g)) for g in result.gradients.values()):
+        results["entrywise"] = result
+    else:
+        notes.append(f"the entrywise route gave NaN or inf (largest |z| = {largest_z:.3g}) and was left out")
 
+
+def _differences_decide(spec, z: dict, notes: list) -> bool:
+    """False when a pre-activation sits near its activation's kink, where central differences are wrong."""
     kinks = [layer for layer, values in z.items()
              if activation_entry(spec.activation(layer)).kink and np.min(np.abs(values)) < KINK_MARGIN]
-    decide = not kinks
     if kinks:
         kinked = " or ".join(dict.fromkeys(spec.activation(layer) for layer in kinks))
         notes.append(f"a {kinked} pre-activation of layer {', '.join(map(str, kinks))} is within {KINK_MARGIN:g} "
                      "of its kink: finite differences are shown but do not decide the verdict")
+    return not kinks
 
+
+def _compared_parameters(spec, params, X, Y, results: dict, mode: str, decide: bool, seed: int, seconds: dict,
+                         notes: list) -> tuple[dict, tuple[ParameterVerdict, ...]]:
+    """Finite differences of the hand-written J, and each parameter's verdict over every pair of routes."""
     def cost_fn(candidate: dict[str, np.ndarray]) -> float:
         return hand_written_cost(spec, candidate, X, Y)
 
-    mode = finite_differences or ("full" if spec.parameter_count <= FULL_DIFFERENCE_LIMIT else "directions")
     cost = results["hand_written"].cost
     gradients = {name: result.gradients for name, result in results.items()}
     start = time.perf_counter()
@@ -365,18 +391,17 @@ def verify(spec: NetworkSpec, params: Mapping | None = None, data: tuple | None 
                      f"{fd.ABSOLUTE_TOLERANCE:g}, the smallest slope a central difference of J tells from 0 "
                      f"(gradients vanish through deep nets); there only the analytic routes decide")
     seconds["finite_differences"] = time.perf_counter() - start
+    return gradients, parameters
 
+
+def _compared_costs(results: dict, notes: list) -> tuple[dict[str, float], bool]:
     costs = {name: float(result.cost) for name, result in results.items()}
     cost_agree = all(abs(a - costs["hand_written"]) <= ANALYTIC_TOLERANCE * max(1.0, abs(a))
                      for a in costs.values())
     if not cost_agree:
         notes.append("the routes compute different costs J: " +
                      ", ".join(f"{ROUTE_TITLES[r]} {c:.12g}" for r, c in costs.items()))
-    routes = tuple(r for r in ROUTES if r in gradients or (r == "finite_differences"))
-    return Verdict(spec=spec, agree=cost_agree and all(p.agree for p in parameters), routes=routes,
-                   costs=costs, cost_agree=cost_agree, parameters=parameters, finite_differences=mode,
-                   finite_differences_decide=decide, notes=tuple(notes), gradients=gradients,
-                   params=params, X=X, Y=Y, seconds=seconds)
+    return costs, cost_agree
 
 
 def _check_differences_finite(gradient: Mapping[str, np.ndarray], cost: float) -> None:
