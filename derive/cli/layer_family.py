@@ -76,5 +76,7 @@ class LayerFamily:
 def fill_defaults(args: argparse.Namespace, family: LayerFamily) -> None:
     """Sets each of the family's options that was not given to its default."""
     for option in family.options:
-        if getattr(args, option.dest, None) in (None, False) and option.default is not None:
+        given = getattr(args, option.dest, None)
+        # `is`, not `in (None, False)`: a given 0 equals False and must stay given (then be refused)
+        if (given is None or given is False) and option.default is not None:
             setattr(args, option.dest, option.default)

@@ -71,12 +71,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.set_defaults(handler=_dispatch(command, parser.get_default("handler")))
 
 
+def _given(value) -> bool:
+    """An option given on the command line: anything but argparse's None or an unset flag (0 is given)."""
+    return value is not None and value is not False
+
+
 def _given_layer_options(args: argparse.Namespace, owned: set[str]) -> list[str]:
     """The flags of layer options given on the command line that are not in `owned` (dests)."""
     given = []
     for family in families():
         for option in family.options:
-            if option.dest not in owned and getattr(args, option.dest, None) not in (None, False):
+            if option.dest not in owned and _given(getattr(args, option.dest, None)):
                 flag = option.flags[0]
                 if flag not in given:
                     given.append(flag)
