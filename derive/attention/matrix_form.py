@@ -192,7 +192,7 @@ def leaf_latex(name: str) -> str:
         return r"\mathrm{d}" + leaf_latex(name[1:])
     if "_" in name:  # P_unmasked and other planted leaves
         stem, tail = name.split("_", 1)
-        return f"{stem}_{{\\mathrm{{{tail.replace('_', ' ')}}}}}"
+        return f"{leaf_latex(stem)}_{{\\mathrm{{{tail.replace('_', ' ')}}}}}"
     return name
 
 

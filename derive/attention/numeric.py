@@ -56,7 +56,13 @@ def head_forward(X, weights: dict, mask, exponential, arithmetic=mf.Arithmetic()
     E = exponential(S, mask)
     P = reduce(E * arithmetic_inverse(arithmetic, E.sum(axis=1, keepdims=True)))
     O = reduce(np.dot(P, V))
-    return {"X": X, **weights, "Q": Q, "K": K, "V": V, "S": S, "P": P, "O": O}
+    values = {"X": X, **weights, "Q": Q, "K": K, "V": V, "S": S, "P": P, "O": O}
+    if not np.all(mask):  # what a backward that forgets the mask reads (derive/attention/mistakes.py)
+        E = exponential(S, np.ones_like(mask))
+        values["P_unmasked"] = reduce(E * arithmetic_inverse(arithmetic, E.sum(axis=1, keepdims=True)))
+    else:
+        values["P_unmasked"] = P
+    return values
 
 
 def arithmetic_inverse(arithmetic, column):
@@ -89,17 +95,22 @@ def evaluate_block(program: Program, point: BlockPoint, exponential=float_expone
                 continue
             values[gradient.name] = mf.evaluate(gradient.matrix, values, d, arithmetic)
             results.setdefault(gradient.name, []).append(values[gradient.name])
-        # X is read by every head's projections (and once by the residual): its paths add over the heads
-        for path in program.gradient("dX").paths:
-            if path.stage in HEAD_STAGES or h == 0:
-                term = mf.evaluate(path.matrix, values, d, arithmetic)
-                results["dX"] = term if "dX" not in results else arithmetic.reduce(results["dX"] + term)
+        # X is read by every head's projections and once by the residual: the head paths add over the
+        # heads, so for the later heads the leaves of dX's other paths (the identity's dR) count as 0
+        dX = program.gradient("dX")
+        once = set().union(*(mf.leaves(path.matrix) for path in dX.paths if path.stage not in HEAD_STAGES))
+        if h > 0:
+            values.update({name: np.zeros_like(values[name]) for name in once})
+        term = mf.evaluate(dX.matrix, values, d, arithmetic)
+        results["dX"] = term if "dX" not in results else arithmetic.reduce(results["dX"] + term)
     return results
 
 
 def evaluate_embedding(program: Program, onehot, upstream, arithmetic=mf.Arithmetic()) -> np.ndarray:
     """dC of the embedding at the one-hot tokens and dE."""
-    return mf.evaluate(program.gradient("dC").matrix, {"onehot": onehot, program.top: upstream}, 1, arithmetic)
+    last = onehot * (np.cumsum(onehot[::-1], axis=0)[::-1] == 1)  # each token's last occurrence only
+    values = {"onehot": onehot, "onehot_last": last, program.top: upstream}
+    return mf.evaluate(program.gradient("dC").matrix, values, 1, arithmetic)
 
 
 def onehot(tokens, vocab: int, dtype=float) -> np.ndarray:

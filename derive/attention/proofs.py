@@ -200,7 +200,9 @@ def prove_randomized(program: Program, sizes: dict = REALISTIC, causal: bool = T
         point = draw()
         exponentials = [np.where(mask, _random(generator, (T, T)), 0).astype(object) for _ in range(heads)]
         table = iter(exponentials)
-        derived = evaluate_block(program, point, lambda A, mask: next(table), arithmetic)
+        # the table is the block's exp(A); an unmasked softmax (read only by a planted mistake) gets fresh values
+        derived = evaluate_block(program, point, lambda A, given: next(table) if given is mask else
+                                 _random(generator, A.shape), arithmetic)
         for name in names:
             zero = BlockPoint(np.zeros((T, m), dtype=object), tuple(
                 {w: np.zeros(v.shape, dtype=object) for w, v in head.items()} for head in point.heads), mask, None)
