@@ -17,6 +17,7 @@ from derive.layer_family import COMMANDS, LayerFamily, LayerOptionError, fill_de
 # one module per family of layers, each defining FAMILY; the order is the order of --help
 FAMILIES = (
     "derive.cli_layer_norm",
+    "derive.cli_layer_attention",
 )
 
 
