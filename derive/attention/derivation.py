@@ -19,7 +19,7 @@ import sympy as sp
 
 from derive.attention import matrix_form as mf
 from derive.attention.forward import SIZES, STAGES, Stage, base, exp_to_softmax, name_softmax
-from derive.attention.index_calculus import Term, as_sum, collapse_all, substitute
+from derive.attention.index_calculus import Term, as_sum, collapse_all, renamed, substitute
 
 p, q = sp.symbols("p q", integer=True, nonnegative=True)  # the entry being differentiated
 _i, _c = sp.symbols("i_out c_out", integer=True)
@@ -87,7 +87,7 @@ def collapse_path(stage: Stage, chain: sp.Expr) -> list[Term]:
         left = [t for t in terms if t.coefficient.has(base("Z")) or t.coefficient.has(sp.exp)]
         if left:
             raise ValueError(f"the softmax's normaliser does not cancel: {as_sum(left[0])}")
-    return terms
+    return [renamed(t) for t in terms]
 
 
 def derive_path(stage: Stage, of: str) -> Path:

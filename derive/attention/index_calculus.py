@@ -110,3 +110,13 @@ def as_sum(term: Term) -> sp.Expr:
     for index, size in term.indices:
         expression = sp.Sum(expression, (index, 0, size - 1))
     return expression
+
+
+DISPLAY_INDICES = ("k", "l", "r", "s")
+
+
+def renamed(term: Term) -> Term:
+    """The term with its summation indices named k, l, ... in order: fresh names carry a process-wide
+    counter, and a write-up (and the order SymPy sorts factors in) must not depend on it."""
+    names = {index: sp.Symbol(DISPLAY_INDICES[n], integer=True) for n, (index, _) in enumerate(term.indices)}
+    return Term(term.coefficient.xreplace(names), tuple((names[i], size) for i, size in term.indices))

@@ -14,7 +14,7 @@ import sympy as sp
 from derive.attention import matrix_form as mf
 from derive.attention.derivation import Gradient, Program
 from derive.attention.forward import STAGES
-from derive.attention.index_calculus import as_sum
+from derive.attention.index_calculus import Term, as_sum
 from derive.attention.proofs import ProofResult
 from derive.writeup import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
 
@@ -49,6 +49,16 @@ def forward_section(program: Program, causal: bool, heads: int) -> Section:
     return Section("The forward pass", tuple(blocks))
 
 
+def _terms_latex(terms) -> str:
+    """Collapsed terms, the ones without a sum first, a minus sign outside its sum."""
+    text = ""
+    for term in sorted(terms, key=lambda t: len(t.indices)):
+        negative = term.coefficient.could_extract_minus_sign()
+        shown = entry_latex(as_sum(Term(-term.coefficient, term.indices) if negative else term))
+        text += (" - " if negative else (" + " if text else "")) + shown
+    return text.strip()
+
+
 def _path_lines(gradient: Gradient) -> list:
     blocks = []
     for path in gradient.paths:
@@ -58,7 +68,7 @@ def _path_lines(gradient: Gradient) -> list:
         of = f"({of})" if "_" in of else of  # (W_q)_{pq}, not a double subscript
         chain = (rf"\sum_{{i,c}} {mf.leaf_latex('d' + stage.output)}_{{ic}}\,\frac{{\partial {out}_{{ic}}}}"
                  rf"{{\partial {of}_{{pq}}}}")
-        collapsed = " + ".join(entry_latex(as_sum(t)) for t in path.collapsed).replace("+ -", "- ")
+        collapsed = _terms_latex(path.collapsed)
         lines = [rf"& {chain}", rf"&= {collapsed}"]
         if len(gradient.paths) > 1:
             lines.append(rf"&= [{mf.latex(path.matrix)}]_{{pq}}")
