@@ -87,26 +87,27 @@ def _stage_entries(stage, sizes: dict, inputs: dict) -> np.ndarray:
 
 
 def prove_stages_entrywise(program: Program, sizes: dict = TINY) -> ProofResult:
-    """Each path's matrix form against SymPy's diff of sum(dOut * Out) at concrete sizes."""
-    checked = []
+    """Each gradient's matrix form against SymPy's diff of sum over the stages reading it of
+    sum(dOut * Out), at concrete sizes, the stages' inputs as symbols (shared where shared)."""
     for gradient in program.gradients:
-        for path in gradient.paths:
-            stage = STAGES[path.stage]
-            inputs = {name: _symbols(name, tuple(sizes[s] for s in shape)) for name, shape in stage.inputs.items()}
-            inputs["B"] = np.zeros((sizes["T"], sizes["T"]), dtype=object)  # the mask enters through P
-            inputs["onehot"] = _symbols("onehot", (sizes["T"], sizes["n"]))  # any constant matrix
+        stages = [STAGES[path.stage] for path in gradient.paths]
+        inputs = {name: _symbols(name, tuple(sizes[s] for s in shape))
+                  for stage in stages for name, shape in stage.inputs.items()}
+        inputs["B"] = np.zeros((sizes["T"], sizes["T"]), dtype=object)  # the mask enters through P
+        inputs["onehot"] = _symbols("onehot", (sizes["T"], sizes["n"]))  # any constant matrix
+        values, cost = dict(inputs), sp.Integer(0)
+        for stage in stages:
             upstream = _symbols("d" + stage.output, tuple(sizes[s] for s in stage.shape))
             out = _stage_entries(stage, sizes, inputs)
-            cost = sp.Add(*(upstream * out).ravel())
-            values = dict(inputs, **{"d" + stage.output: upstream, stage.output: out})
-            derived = mf.evaluate(path.matrix, values, sizes["d"], mf.SymbolicArithmetic())
-            names: dict = {}
-            for index in np.ndindex(*inputs[gradient.of].shape):
-                if not _equal(derived[index], sp.diff(cost, inputs[gradient.of][index]), names):
-                    return ProofResult("entrywise", False, (), f"{gradient.name} through {path.stage} at entry "
-                                       f"{index} differs from SymPy's diff")
-        checked.append(gradient.name)
-    return ProofResult("entrywise", True, tuple(checked))
+            cost += sp.Add(*(upstream * out).ravel())
+            values.update({"d" + stage.output: upstream, stage.output: out})
+        derived = mf.evaluate(gradient.matrix, values, sizes["d"], mf.SymbolicArithmetic())
+        names: dict = {}
+        for index in np.ndindex(*inputs[gradient.of].shape):
+            if not _equal(derived[index], sp.diff(cost, inputs[gradient.of][index]), names):
+                return ProofResult("entrywise", False, (), f"{gradient.name} at entry {index} differs from "
+                                   f"SymPy's diff")
+    return ProofResult("entrywise", True, tuple(g.name for g in program.gradients))
 
 
 def symbolic_point(heads: int, sizes: dict = TINY, causal: bool = False) -> BlockPoint:
@@ -282,14 +283,13 @@ def _canonical(term) -> sp.Expr:
 def prove_index_level(program: Program) -> ProofResult:
     """At symbolic sizes: each path's chain-rule sum minus its matrix form in indices collapses to 0."""
     for gradient in program.gradients:
-        for path in gradient.paths:
-            stage = STAGES[path.stage]
-            chain = chain_rule(stage, gradient.of)
-            terms = collapse_path(stage, chain - to_indexed(path.matrix, p, q))
-            residual = sp.expand(sp.Add(*(_canonical(t) for t in terms)))
-            if residual != 0:
-                return ProofResult("index level", False, (), f"{gradient.name} through {path.stage}: chain rule "
-                                   f"minus matrix form leaves {residual}")
+        stages = [STAGES[path.stage] for path in gradient.paths]
+        chain = sp.Add(*(chain_rule(stage, gradient.of) for stage in stages))
+        terms = collapse_path(stages[0], chain - to_indexed(gradient.matrix, p, q))
+        residual = sp.expand(sp.Add(*(_canonical(t) for t in terms)))
+        if residual != 0:
+            return ProofResult("index level", False, (), f"{gradient.name}: the chain rule over "
+                               f"{', '.join(s.name for s in stages)} minus the matrix form leaves {residual}")
     return ProofResult("index level", True, tuple(g.name for g in program.gradients))
 
 
