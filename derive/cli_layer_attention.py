@@ -31,9 +31,20 @@ class AttentionDataError(ValueError):
     """A --data file the attention check cannot use."""
 
 
+def count(text) -> int:
+    """--tokens, --width, --heads, --vocab read as text: derive.layer_family.fill_defaults takes a
+    given 0 (== False) for "not given", so the number is parsed here, after the defaults."""
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise LayerOptionError(f"expected a whole number, got {text!r}") from None
+
+
 def _sizes(args) -> tuple[int, int, int]:
     from derive.attention.errors import check_sizes
 
+    for dest in ("attention_tokens", "attention_width", "attention_heads", "vocab"):
+        setattr(args, dest, count(getattr(args, dest)))
     d = check_sizes(args.attention_tokens, args.attention_width, args.attention_heads)
     if args.attention_tokens * args.attention_width > MAX_ENTRIES:
         raise LayerOptionError(f"T x width = {args.attention_tokens * args.attention_width}: finite differences "
@@ -199,19 +210,19 @@ def run_check(args: argparse.Namespace) -> int:
     if getattr(args, "params", None) is not None:
         raise LayerOptionError("--params is for a network; with --layer give the point with --data FILE.json")
     if args.layer == "embedding":
+        tokens, width, _ = _sizes(args)
         if args.data is not None:
             point = read_embedding_point(args.data, None)  # the vocabulary is C's rows
         else:
-            tokens, width, _ = _sizes(args)
             if args.vocab < 1:
                 raise LayerOptionError(f"--vocab must be at least 1, got {args.vocab}")
             point = default_embedding_point(_embedding_tokens(tokens, args.vocab), args.vocab, width, args.seed)
         verdict = check_embedding(point)
     else:
+        tokens, width, _ = _sizes(args)
         if args.data is not None:
             point = read_attention_point(args.data, args.causal)
         else:
-            tokens, width, _ = _sizes(args)
             point = default_point(tokens, width, args.attention_heads, args.causal, args.seed)
         verdict = check_attention(point, args.layer == "residual")
     sys.stdout.write(verdict.text())
@@ -250,12 +261,12 @@ FAMILY = LayerFamily(
         LayerOption(("--causal",), "causal", "with --layer attention|residual: mask every later token", flag=True,
                     commands=("derive", "check")),
         LayerOption(("--heads",), "attention_heads", "with --layer attention|residual: heads (default 1; they "
-                    "must divide --width)", type=int, default=1, metavar="H", commands=("derive", "check")),
+                    "must divide --width)", type=str, default=1, metavar="H", commands=("derive", "check")),
         LayerOption(("--tokens",), "attention_tokens", "with --layer attention|residual|embedding: tokens T "
-                    "(default 4)", type=int, default=4, metavar="T", commands=("derive", "check")),
+                    "(default 4)", type=str, default=4, metavar="T", commands=("derive", "check")),
         LayerOption(("--width",), "attention_width", "with --layer attention|residual|embedding: model width m "
-                    "(default 4; d = m / heads)", type=int, default=4, metavar="M", commands=("derive", "check")),
-        LayerOption(("--vocab",), "vocab", "with --layer embedding: vocabulary size (default 4)", type=int,
+                    "(default 4; d = m / heads)", type=str, default=4, metavar="M", commands=("derive", "check")),
+        LayerOption(("--vocab",), "vocab", "with --layer embedding: vocabulary size (default 4)", type=str,
                     default=4, metavar="N", commands=("derive", "check")),
     ),
     derive=run_derive, check=run_check, verify=run_verify,

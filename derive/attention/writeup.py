@@ -162,7 +162,7 @@ def numeric_section(numeric: NumericTable) -> Section:
                  for name, errors in zip(numeric.rows, numeric.errors))
     return Section("Numbers", (
         Text(f"At {numeric.point}, three routes: the derived program evaluated in float64, a hand-written NumPy "
-             "backward (checks/attention/reference.py, the softmax through its Jacobian, NumPy only), and "
+             "backward from the checks package (the softmax through its Jacobian, NumPy only), and "
              "five-point central finite differences. Each cell is cs231n's relative error; the routes "
              + ("agree." if numeric.agree else "DISAGREE.")),
         Table(("gradient",) + numeric.columns, rows, "l" + "c" * len(numeric.columns))))
