@@ -301,17 +301,17 @@ def evaluate(node: Node, values: dict, key_width: int, arithmetic: Arithmetic = 
     if isinstance(node, Leaf):
         return values[node.name]
     if isinstance(node, Transpose):
-        return evaluate(node.argument, values, key_width, arithmetic).T
-    if isinstance(node, MatMul):
-        return reduce(np.dot(evaluate(node.left, values, key_width, arithmetic),
-                             evaluate(node.right, values, key_width, arithmetic)))
+        return np.swapaxes(evaluate(node.argument, values, key_width, arithmetic), -1, -2)
+    if isinstance(node, MatMul):  # matmul and the last two axes: a leading batch axis comes for free
+        return reduce(np.matmul(evaluate(node.left, values, key_width, arithmetic),
+                                evaluate(node.right, values, key_width, arithmetic)))
     if isinstance(node, Hadamard):
         result = evaluate(node.factors[0], values, key_width, arithmetic)
         for factor in node.factors[1:]:
             result = reduce(result * evaluate(factor, values, key_width, arithmetic))
         return result
     if isinstance(node, RowSum):
-        return reduce(evaluate(node.argument, values, key_width, arithmetic).sum(axis=1, keepdims=True))
+        return reduce(evaluate(node.argument, values, key_width, arithmetic).sum(axis=-1, keepdims=True))
     if isinstance(node, Scale):
         return reduce(arithmetic.scalar(node.coefficient, key_width)
                       * evaluate(node.argument, values, key_width, arithmetic))

@@ -18,7 +18,7 @@ from derive.attention.index_calculus import Term, as_sum
 from derive.attention.proofs import ProofResult
 from derive.writeup import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
 
-_BRACED = re.compile(r"\{(\\mathrm\{d\}\w+|[A-Za-z]\w*)\}_\{([^{}]*)\}")
+_BRACED = re.compile(r"\{(\\mathrm\{d\}\w+|[A-Za-z]\w*|\([^{}()]*\))\}_\{([^{}]*)\}")
 _KNOWN = {"dO", "dP", "dV", "dA", "dS", "dQ", "dK", "dY", "dR", "dE", "dC", "dX"}
 
 
