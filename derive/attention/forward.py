@@ -47,7 +47,8 @@ class Stage:
     latex: str
 
 
-def _product(out, left, right, left_shape, inner):
+def _product(left: str, right: str, inner: str):
+    """out[i, c] = sum_a left[i, a] right[a, c], the sum over the size named `inner`."""
     def entry(i, c):
         return sp.Sum(base(left)[i, _a] * base(right)[_a, c], (_a, 0, SIZES[inner] - 1))
     return entry
@@ -85,11 +86,11 @@ STAGES = {
     "embedding": Stage("embedding", "E", ("T", "m"), {"C": ("n", "m")}, _embedding,
                        "E = onehot(tokens) C", r"E_{ic} = \sum_v \mathrm{onehot}_{iv} C_{vc}"),
     "query": Stage("query", "Q", ("T", "d"), {"X": ("T", "m"), "W_q": ("m", "d")},
-                   _product("Q", "X", "W_q", ("T", "m"), "m"), "Q = X W_q", r"Q_{ic} = \sum_a X_{ia} (W_q)_{ac}"),
+                   _product("X", "W_q", "m"), "Q = X W_q", r"Q_{ic} = \sum_a X_{ia} (W_q)_{ac}"),
     "key": Stage("key", "K", ("T", "d"), {"X": ("T", "m"), "W_k": ("m", "d")},
-                 _product("K", "X", "W_k", ("T", "m"), "m"), "K = X W_k", r"K_{ic} = \sum_a X_{ia} (W_k)_{ac}"),
+                 _product("X", "W_k", "m"), "K = X W_k", r"K_{ic} = \sum_a X_{ia} (W_k)_{ac}"),
     "value": Stage("value", "V", ("T", "d"), {"X": ("T", "m"), "W_v": ("m", "d")},
-                   _product("V", "X", "W_v", ("T", "m"), "m"), "V = X W_v", r"V_{ic} = \sum_a X_{ia} (W_v)_{ac}"),
+                   _product("X", "W_v", "m"), "V = X W_v", r"V_{ic} = \sum_a X_{ia} (W_v)_{ac}"),
     "scores": Stage("scores", "S", ("T", "T"), {"Q": ("T", "d"), "K": ("T", "d")}, _scores,
                     "S = Q K^T / sqrt(d)", r"S_{ij} = \frac{1}{\sqrt{d}} \sum_c Q_{ic} K_{jc}"),
     "mask": Stage("mask", "A", ("T", "T"), {"S": ("T", "T")}, _masked,
@@ -99,7 +100,7 @@ STAGES = {
     "values": Stage("values", "O", ("T", "d"), {"P": ("T", "T"), "V": ("T", "d")}, _values,
                     "O = P V", r"O_{ic} = \sum_j P_{ij} V_{jc}"),
     "output": Stage("output", "Y", ("T", "m"), {"O": ("T", "d"), "W_o": ("d", "m")},
-                    _product("Y", "O", "W_o", ("T", "d"), "d"), "Y = O W_o", r"Y_{ic} = \sum_a O_{ia} (W_o)_{ac}"),
+                    _product("O", "W_o", "d"), "Y = O W_o", r"Y_{ic} = \sum_a O_{ia} (W_o)_{ac}"),
     "residual": Stage("residual", "R", ("T", "m"), {"X": ("T", "m"), "Y": ("T", "m")}, _residual,
                       "R = X + Y, Y = F(X) the attention sublayer", r"R_{ic} = X_{ic} + Y_{ic}"),
 }
