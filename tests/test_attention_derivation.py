@@ -1,7 +1,11 @@
 """The attention block's gradients are found from the forward pass, and they are the textbook forms."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.attention import reference
 from checks.attention.check import default_point
@@ -63,3 +67,31 @@ def test_derived_program_matches_the_hand_written_backward(heads, causal):
     for h in range(heads):
         for w in ("W_q", "W_k", "W_v", "W_o"):
             assert np.allclose(derived[f"d{w}"][h], per_head[h][w], rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(tokens=st.integers(1, 7), head_width=st.integers(1, 4), heads=st.integers(1, 3), causal=st.booleans(),
+       residual=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_derived_program_matches_the_hand_written_backward_at_any_size(tokens, head_width, heads, causal, residual,
+                                                                       seed):
+    point = default_point(tokens, head_width * heads, heads, causal, seed)
+    program = _PROGRAMS[residual]
+    derived = evaluate_block(program, BlockPoint(point.X, point.heads, point.mask, point.dout))
+    _, cache = reference.forward(point.X, list(point.heads), point.mask, residual)
+    dX, per_head = reference.backward(point.dout, cache)
+    assert np.allclose(derived["dX"], dX, rtol=1e-10, atol=1e-12)
+    for h in range(heads):
+        for w in ("W_q", "W_k", "W_v", "W_o"):
+            assert np.allclose(derived[f"d{w}"][h], per_head[h][w], rtol=1e-10, atol=1e-12)
+
+
+_PROGRAMS = {False: derive_program(ONE_HEAD), True: derive_program(RESIDUAL)}
+
+
+def test_the_symbolic_side_never_reads_the_checks_and_the_reference_reads_only_numpy():
+    root = Path(__file__).resolve().parent.parent
+    for path in (root / "derive" / "attention").glob("*.py"):
+        assert "checks" not in "".join(l for l in path.read_text().splitlines(True) if "import" in l), path
+    imports = [l for l in (root / "checks" / "attention" / "reference.py").read_text().splitlines()
+               if l.startswith(("import", "from"))]
+    assert imports == ["from __future__ import annotations", "import numpy as np"]
