@@ -34,7 +34,7 @@ def derive_and_prove() -> str:
     program = derive_program(ONE_HEAD)
     results = (proofs.prove_stages_entrywise(program, ENTRYWISE_SIZES), proofs.prove_randomized(program),
                proofs.prove_index_level(program), proofs.prove_flash_identity(program))
-    assert all(r.ok for r in results), [r.text() for r in results]
+    assert all(r.holds for r in results), [r.text() for r in results]
     return ""
 
 

@@ -19,9 +19,10 @@ def _time(function) -> float:
 
 
 def run(quick: bool) -> str:
-    from checks import finite_differences, numpy_backprop
-    from checks.data import random_data, random_params
-    from derive.spec import parse_spec
+    from checks.routes import finite_differences
+    from checks.handwritten import network as numpy_backprop
+    from checks.inputs.data import random_data, random_params
+    from derive.network.spec import parse_spec
 
     rows = []
     for layers, m in (QUICK_CASES if quick else FULL_CASES):
@@ -38,8 +39,8 @@ def run(quick: bool) -> str:
         count = spec.parameter_count
         full_estimate = 2 * count * one_pass
         verify_seconds = None
-        if importlib.util.find_spec("checks.verify"):
-            from checks.verify import verify
+        if importlib.util.find_spec("checks.routes.three_routes"):
+            from checks.routes.three_routes import verify
 
             verify_seconds = _time(lambda: verify(spec, params=params, data=(X, Y)))
         rows.append([f"{layers}, batch {m}", str(count), format_seconds(verify_seconds),

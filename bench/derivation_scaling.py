@@ -21,7 +21,7 @@ PEER_REPEATS = 5
 
 
 def _spec(layers: str, bias: str, m: int):
-    from derive.spec import parse_spec
+    from derive.network.spec import parse_spec
 
     return parse_spec(layers, bias=bias, m=m)
 
@@ -37,7 +37,7 @@ def derive_and_prove(layers: str, bias: str, m: int, proofs: str = "auto") -> st
 
 
 def derive_only(layers: str, bias: str, m: int) -> str:
-    from derive.derivation import derive_rule
+    from derive.backward.derivation import derive_rule
 
     derive_rule(_spec(layers, bias, m))
     return ""
@@ -47,7 +47,7 @@ def whole_cost_route(layers: str, bias: str, m: int) -> str:
     """What a SymPy user does: build J with the activations written out, diff it by every weight."""
     import sympy as sp
 
-    from derive.network import symbolic_network
+    from derive.network.symbols import symbolic_network
 
     network = symbolic_network(_spec(layers, bias, m))
     cost = network.full_cost(concrete=True)
@@ -121,7 +121,7 @@ def warm_up() -> None:
     """Derives a 1-1 net in each convention: imports, SymPy's first-use caches, and the
     size-independent index-level argument are paid once per process, not per network."""
     from derive.api import derive
-    from derive.spec import parse_spec
+    from derive.network.spec import parse_spec
 
     for convention in ("row", "column"):
         derive(parse_spec("1-1", convention=convention), proofs="randomized")
@@ -169,7 +169,7 @@ def run(quick: bool) -> str:
 
 def peer_table() -> str:
     """tensorgrad beside us on the 2-layer sigmoid MLP, each the first derivation in its process."""
-    from derive.spec import XOR_SPEC
+    from derive.network.spec import XOR_SPEC
 
     layers, bias, m = "-".join(map(str, XOR_SPEC.sizes)), XOR_SPEC.bias, XOR_SPEC.m
     rows = []

@@ -14,7 +14,7 @@ QUICK_CASES = [("2-3-1", 4, 100, 20), ("64-128-10", 256, 40, 2)]
 ENTRYWISE_PARAMETER_LIMIT = 40  # lambdified entrywise oracle only for small nets
 
 REFERENCE = "lean hand-written NumPy (bench/lean_reference.py)"
-VALIDATING = "validating hand-written NumPy (checks.numpy_backprop.backprop)"
+VALIDATING = "validating hand-written NumPy (checks.handwritten.network.backprop)"
 DERIVED = "derived route: the generated function"
 DERIVED_CHECKED = "derived route with its input checks (DerivedRoute.__call__)"
 TORCH = "PyTorch CPU autograd"
@@ -30,7 +30,7 @@ AGREEMENT_TOLERANCE = 1e-10
 
 
 def _spec(layers: str, m: int):
-    from derive.spec import parse_spec
+    from derive.network.spec import parse_spec
 
     return parse_spec(layers, bias="vector", m=m)
 
@@ -43,13 +43,11 @@ def _lean_route(params, X, Y):
 
 
 def _numpy_routes(spec, params, X, Y) -> dict:
-    from checks import numpy_backprop
-
+    from checks.handwritten import network as numpy_backprop
     routes = {REFERENCE: _lean_route(params, X, Y),
               VALIDATING: lambda: numpy_backprop.backprop(spec, params, X, Y)}
-    if importlib.util.find_spec("checks.derived_route"):
-        from checks import derived_route
-
+    if importlib.util.find_spec("checks.routes.derived"):
+        from checks.routes import derived as derived_route
         derived = derived_route.derived_gradient_function(spec)
         arrays = dict(params, X=X, y=Y)
         routes[DERIVED] = lambda: derived.function(**arrays)
@@ -161,7 +159,7 @@ def _blas_note() -> str:
 
 
 def run(quick: bool) -> str:
-    from checks.data import random_data, random_params
+    from checks.inputs.data import random_data, random_params
 
     limits = None
     if importlib.util.find_spec("threadpoolctl") is not None:
@@ -193,7 +191,7 @@ def run(quick: bool) -> str:
     finally:
         if limits is not None:
             limits.unregister()
-    missing = [name for name in ("checks.derived_route", "torch", "jax") if importlib.util.find_spec(name) is None]
+    missing = [name for name in ("checks.routes.derived", "torch", "jax") if importlib.util.find_spec(name) is None]
     missing_note = f"\n\nNot measured (not installed): {', '.join(missing)}." if missing else ""
     intro = ("Every route computes J and all four gradients of the same net (row form, sigmoid, half-SSE, "
              "bias vectors) and agrees with the lean reference before it is timed. The lean reference is "

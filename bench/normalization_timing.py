@@ -94,7 +94,7 @@ def _evaluation_medians(kind: str, rounds: int) -> tuple[float, float]:
     import numpy as np
 
     from bench.harness import interleaved_medians
-    from checks import norm_reference
+    from checks.handwritten import normalization as norm_reference
     from derive.normalization import derive_normalization, evaluate_gradients
 
     gradients = derive_normalization(kind)
@@ -185,7 +185,7 @@ def run(quick: bool) -> str:
     size = f"{EVALUATION_SIZE[0]} x {EVALUATION_SIZE[1]}"
     rows.append([f"derived formula evaluated in NumPy, forward statistics included, {size}"]
                 + [format_seconds(d) for d, _ in evaluations])
-    rows.append([f"hand-written staged forward + backward (checks/norm_reference.py), {size}"]
+    rows.append([f"hand-written staged forward + backward (checks/handwritten/normalization.py), {size}"]
                 + [format_seconds(h) for _, h in evaluations])
     rows += tensorgrad_rows()
     return ("## Normalisation layers: derive, prove, write up, evaluate\n\n"

@@ -3,7 +3,7 @@
 # In a project's tests:
 #
 #     from checks.pytest_helpers import assert_formula_snapshot, assert_gradients_match
-#     from derive.spec import parse_spec
+#     from derive.network.spec import parse_spec
 #
 #     def test_my_backprop_matches_the_derivation():
 #         assert_gradients_match(my_backprop, parse_spec("2-3-1"))
@@ -23,10 +23,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from checks.formula_program import cached_derivation, formula_text
-from checks.verify_function import (DEFAULT_POINTS, DEFAULT_TIMEOUT, PLAIN, VERDICT_TOLERANCE, CallingForm,
-                                    Point, as_spec, verify_function)
-from derive.spec import NetworkSpec
+from checks.diagnose.formula_program import cached_derivation, formula_text
+from checks.diagnose.contract import (DEFAULT_POINTS, DEFAULT_TIMEOUT, PLAIN, VERDICT_TOLERANCE, CallingForm, as_spec)
+from checks.diagnose.calling import Point
+from checks.diagnose.user_function import verify_function
+from derive.network.spec import NetworkSpec
 
 UPDATE_VARIABLE = "BACKPROP_UPDATE_SNAPSHOTS"
 
@@ -37,18 +38,18 @@ def assert_gradients_match(fn: Callable, spec: NetworkSpec | str, returns: str |
                            l2_convention: str | None = None, form: CallingForm = PLAIN) -> None:
     """Asserts that fn's gradients (or deltas, or cost) equal the derived ones at every point.
 
-    fn follows checks.verify_function's contract: fn(X, y, W1, [b1,] W2, ...) -> (dJ/dW1, ...).
+    fn follows checks.diagnose.user_function's contract: fn(X, y, W1, [b1,] W2, ...) -> (dJ/dW1, ...).
     spec is a NetworkSpec or a spec string such as "2-3-1" (sigmoid throughout; parse_spec builds
-    others); timeout limits each call of fn, in seconds (see checks.verify_function.DEFAULT_TIMEOUT).
-    data is a sequence of checks.verify_function.Point(label, X, Y, params) to evaluate at;
+    others); timeout limits each call of fn, in seconds (see checks.diagnose.user_function.DEFAULT_TIMEOUT).
+    data is a sequence of checks.diagnose.user_function.Point(label, X, Y, params) to evaluate at;
     l2_convention names the L2 penalty fn writes ("cs231n", "welch", "ng", ...; see
-    checks/l2_conventions.py); form says how fn takes its data (CallingForm: labels, per_example,
+    checks/diagnose/l2_conventions.py); form says how fn takes its data (CallingForm: labels, per_example,
     names).
 
     Raises:
         AssertionError: naming the first wrong output, its worst entry, the function's and the
             derived value, and the diagnosis (the catalogue mistakes that reproduce the numbers).
-        checks.verify_function.ContractError: fn does not fit the contract, raised, or ran too long.
+        checks.diagnose.user_function.ContractError: fn does not fit the contract, raised, or ran too long.
         ValueError: a spec that is neither a NetworkSpec nor a spec string, a bad tolerance.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this helper's

@@ -14,8 +14,8 @@ from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from checks.numpy_backprop import Backprop, backprop, check_data, check_params, check_spec
-from checks.data import generator, zero_params
+from checks.handwritten.network import Backprop, backprop, check_data, check_params, check_spec
+from checks.inputs.data import generator, zero_params
 
 
 class TrainingDiverged(ValueError):
@@ -306,7 +306,7 @@ def plot_costs(history: TrainingHistory, path: str | os.PathLike, title: str = "
     axes.set_ylabel("J")
     axes.set_title(title)
     axes.set_yscale("log" if min(history.costs, default=0.0) > 0 else "linear")
-    # A temporary name, then renamed: never half a PNG. Not derive.output_files: importing
+    # A temporary name, then renamed: never half a PNG. Not derive.writeup.output_files: importing
     # derive loads SymPy, and this side stays NumPy-only (tests/test_numpy_backprop.py).
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
     try:

@@ -1,6 +1,6 @@
 """A hand-written backprop for seed 000's XOR net (2-3-1, sigmoid, J = sum 1/2 (y - yhat)^2), twice.
 
-Both functions follow the contract of `backprop verify` (checks/verify_function.py) for the default
+Both functions follow the contract of `backprop verify` (checks/diagnose/user_function.py) for the default
 spec: called as fn(X, y, W1, W2) with X (4, 2), y (4, 1), W1 (2, 3), W2 (3, 1), they return
 (dJ/dW1, dJ/dW2). `correct_backprop` passes; `buggy_backprop` has the mistake seed 000's code
 invites: the derivative of the sigmoid evaluated at a = f(z) instead of at z.

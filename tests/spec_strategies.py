@@ -2,16 +2,18 @@
 
 from hypothesis import strategies as st
 
-from derive.spec import NetworkSpec
+from derive.network.activations import ACTIVATION_TABLE
+from derive.network.costs import COST_TABLE
+from derive.network.spec import NetworkSpec
 
-HIDDEN = ("sigmoid", "tanh", "relu", "identity", "f")
-# the output activations each cost is paired with (softmax only under categorical cross-entropy)
-OUTPUT_FOR_COST = {
-    "half_sse": ("sigmoid", "tanh", "identity", "relu", "f"),
-    "mse": ("sigmoid", "identity", "f"),
-    "binary_cross_entropy": ("sigmoid", "f"),
-    "categorical_cross_entropy": ("softmax", "sigmoid", "f"),
-}
+# Drawn from the tables, so a new activation or cost is exercised by every property test at once.
+HIDDEN = tuple(name for name, entry in ACTIVATION_TABLE.items() if entry.is_elementwise)
+# the output activations each cost accepts (softmax only under categorical cross-entropy)
+OUTPUT_FOR_COST = {name: entry.outputs for name, entry in COST_TABLE.items()}
+# The same for the numeric routes, which have no value for the generic f.
+NUMERIC_HIDDEN = tuple(name for name in HIDDEN if not ACTIVATION_TABLE[name].is_generic)
+NUMERIC_OUTPUT_COST = tuple((output, cost) for cost, outputs in OUTPUT_FOR_COST.items() for output in outputs
+                            if not ACTIVATION_TABLE[output].is_generic)
 
 
 @st.composite

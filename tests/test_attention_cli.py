@@ -15,7 +15,7 @@ def test_derive_attention_writes_the_chosen_formats_and_reports_every_proof(tmp_
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "attention-causal-2-heads").iterdir()) == ["derivation.md",
                                                                                          "derivation.tex"]
-    for proof in ("entrywise: ok", "randomized GF(p): ok", "index level: ok", "FlashAttention's identity: ok"):
+    for proof in ("entrywise: holds", "randomized GF(p): holds", "index level: holds", "FlashAttention's identity: holds"):
         assert proof in out
 
 

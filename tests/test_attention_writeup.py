@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.cli_layer_attention import FAMILY
+from derive.cli.layer_attention import FAMILY
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = ("tex", "md", "html")

@@ -12,10 +12,10 @@ import math
 import pytest
 
 from derive import derive, parse_spec
-from derive import output_files
+from derive.writeup import output_files
 from derive.cli import main
-from derive.network_size import check_size
-from derive.spec import NetworkSpec
+from derive.network.size_limits import check_size
+from derive.network.spec import NetworkSpec
 
 DEEP = "-".join(["2"] * 1000)
 XOR = ("sigmoid", "sigmoid")

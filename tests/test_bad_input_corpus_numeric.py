@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks.param_files import read_data, read_params
+from checks.inputs.param_files import read_data, read_params
 from checks.pytest_helpers import assert_gradients_match
 from checks.training import train
-from checks.verify import verify
-from checks.verify_function import verify_function
+from checks.routes.three_routes import verify
+from checks.diagnose.user_function import verify_function
 from derive.cli import main
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "user_backprop.py"
 
@@ -149,7 +149,7 @@ COMMAND_LINE = [
     _case("train --params {d}/deep.json", "nests more than 3 levels", "train-nested-brackets"),
     _case("train --data /dev/zero", "longer than the limit", "train-dev-zero"),
     _case("train --data {d}/duplicate_data.json", "'X' appears twice", "train-duplicate-data"),
-    # derive runs checks/verify.py's check: the library raises, the CLI maps it
+    # derive runs checks/routes/three_routes.py's check: the library raises, the CLI maps it
     _case("derive --l2 1e308 --formats md --out {d}/derived", "l2 must be a finite number", "derive-l2-too-large"),
 ]
 

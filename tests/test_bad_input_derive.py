@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from derive import derive, parse_spec
-from derive import cli_derive, output_files
+from derive.cli import derive as cli_derive
+from derive.writeup import output_files
 from derive.cli import EXIT_BROKEN_PIPE, main
-from derive.cli_derive import default_name
-from derive.network_size import MAX_DEPTH, NetworkTooLarge, check_size
-from derive.output_files import write_files
-from derive.spec import NetworkSpec, SpecError
+from derive.cli.derive import default_name
+from derive.network.size_limits import MAX_DEPTH, NetworkTooLarge, check_size
+from derive.writeup.output_files import write_files
+from derive.network.spec import NetworkSpec, SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 

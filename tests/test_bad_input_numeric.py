@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks import param_files
-from checks.param_files import ParameterFileError, load_json_object
+from checks.inputs import param_files
+from checks.inputs.param_files import ParameterFileError, load_json_object
 from checks.pytest_helpers import assert_gradients_match
 from checks.training import train
-from checks.verify import verify
-from checks.verify_function import ContractError, FunctionTimeout, verify_function
+from checks.routes.three_routes import verify
+from checks.diagnose.contract import ContractError, FunctionTimeout
+from checks.diagnose.user_function import verify_function
 from derive.cli import main
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "user_backprop.py"
 

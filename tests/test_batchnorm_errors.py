@@ -6,9 +6,7 @@ import pytest
 from derive.normalization import (
     BatchTooSmallError, GammaShapeError, NormalizationInputError, SingleFeatureError,
     derive_normalization, evaluate_gradients, prove_entrywise, prove_randomized)
-from checks import norm_reference as reference
-
-
+from checks.handwritten import normalization as reference
 @pytest.fixture(scope="module")
 def batch_norm():
     return derive_normalization("batch")

@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks import norm_reference as reference
+from checks.handwritten import normalization as reference
 from derive.normalization import derive_normalization, evaluate_gradients
 
 LAYERS = [("batch", False), ("batch", True), ("layer", False), ("layer", True)]
 NAMES = ("dX", "dgamma", "dbeta")
 
 # Hand-written backward and finite differences agree to ~1e-13..1e-9 (measured over seeds; the
-# five-point stencil's error, see checks/norm_reference.py); the cs231n target is ~1e-9 or better.
+# five-point stencil's error, see checks/handwritten/normalization.py); the cs231n target is ~1e-9 or better.
 GRADIENT_CHECK_TOLERANCE = 1e-8
 # Two exact formulas in float64 differ only by rounding: a few hundred ulps on a small entry.
 FORMULA_AGREEMENT_TOLERANCE = 1e-11

@@ -5,9 +5,9 @@ import pytest
 
 from bench.generated_code import REFERENCE, _numpy_routes, assert_routes_agree
 from bench.lean_reference import lean_backprop
-from checks import data
-from checks.numpy_backprop import backprop
-from derive.spec import parse_spec
+from checks.inputs import data
+from checks.handwritten.network import backprop
+from derive.network.spec import parse_spec
 
 # one formula evaluated in two orders of operations: rounding only (~1e-16 of the largest entry)
 ROUNDING = 1e-12

@@ -7,10 +7,10 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive import circuit as circuit_module
-from derive.circuit import CircuitError, Gate, build_circuit, run_circuit
-from derive.circuit_check import check_gradients
-from derive.expression_parser import FormulaError
+from derive.circuits import circuit as circuit_module
+from derive.circuits.circuit import CircuitError, Gate, build_circuit, run_circuit
+from derive.circuits.check import check_gradients
+from derive.formulas.expression_parser import FormulaError
 
 
 def _sympy_gradients(text_expression, point):

@@ -5,9 +5,9 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from derive.circuit import build_circuit, run_circuit
-from derive.circuit_check import check_gradients
-from derive.circuit_render import (Cell, circuit_graph, format_number, latex_steps,
+from derive.circuits.circuit import build_circuit, run_circuit
+from derive.circuits.check import check_gradients
+from derive.circuits.render import (Cell, circuit_graph, format_number, latex_steps,
                                    markdown_steps, markdown_table, render_graph, step_table)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

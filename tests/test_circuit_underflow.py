@@ -1,7 +1,7 @@
 """A slope that underflows to 0 in float64 is a value, not an undefined gradient (issue 11, item 21)."""
 
-from derive.circuit import build_circuit, run_circuit
-from derive.circuit_check import check_gradients
+from derive.circuits.circuit import build_circuit, run_circuit
+from derive.circuits.check import check_gradients
 
 
 def test_split_sigmoid_far_left_is_computed_and_agrees_with_sympy():

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import checks.verify
+import checks.routes.three_routes
 from derive.cli import main
 from tests.test_verify import planted
 
@@ -74,8 +74,8 @@ def test_json_holds_every_gradient_from_every_route(capsys, tmp_path):
 
 
 def test_a_disagreeing_route_exits_one_and_names_the_parameter(capsys, monkeypatch):
-    monkeypatch.setattr(checks.verify, "verify",
-                        functools.partial(checks.verify.verify, hand_written=planted(sign_flip="W2")))
+    monkeypatch.setattr(checks.routes.three_routes, "verify",
+                        functools.partial(checks.routes.three_routes.verify, hand_written=planted(sign_flip="W2")))
     assert main(["check"]) == 1
     out = capsys.readouterr().out
     assert "verdict: DISAGREE at W2" in out and "DISAGREE: hand-written differs" in out

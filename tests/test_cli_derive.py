@@ -3,9 +3,9 @@
 import pytest
 
 from derive.cli import main
-from derive.cli_derive import default_name, parse_formats
-from derive.output_files import write_files
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.cli.derive import default_name, parse_formats
+from derive.writeup.output_files import write_files
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 
 def test_default_run_writes_tex_and_markdown_and_prints_a_summary(tmp_path, capsys):

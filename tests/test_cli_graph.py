@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ElementTree
 import graphviz
 import pytest
 
-from derive import circuit as circuit_module
-from derive.circuit import Gate
+from derive.circuits import circuit as circuit_module
+from derive.circuits.circuit import Gate
 from derive.cli import main
 
 CS231N = ["graph", "(x + y) * z", "--at", "x=-2,y=5,z=-4"]

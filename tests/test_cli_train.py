@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import checks.verify
+import checks.routes.three_routes
 from derive.cli import main
 from tests.test_verify import planted
 
@@ -106,8 +106,8 @@ def test_bad_options_are_one_line_exit_two_and_write_nothing(capsys, tmp_path, o
 
 
 def test_gradients_that_disagree_at_the_start_stop_before_training(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(checks.verify, "verify",
-                        functools.partial(checks.verify.verify, hand_written=planted(sign_flip="W1")))
+    monkeypatch.setattr(checks.routes.three_routes, "verify",
+                        functools.partial(checks.routes.three_routes.verify, hand_written=planted(sign_flip="W1")))
     assert main(["train", "--plot", str(tmp_path / "xor.png")]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "disagree at the start (W1)" in captured.err

@@ -10,7 +10,7 @@ from derive.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "user_backprop.py"
-SEED004 = ROOT / "checks" / "seed004.py"
+SEED004 = ROOT / "checks" / "published" / "seed004.py"
 
 
 def run(capsys, *argv):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.formula_document import check_document, displayed_lines, read_document
+from checks.diagnose.formula_document import check_document, displayed_lines, read_document
 from derive.cli import main
 from tools.refresh_golden import GOLDEN
 
@@ -62,7 +62,7 @@ def test_one_of_formula_latex_and_file_is_needed(capsys):
 def test_our_own_write_ups_pass(name, spec, suffix):
     path = ROOT / "output" / name / f"derivation{suffix}"
     report = check_document(read_document(path), suffix, spec, str(path))
-    assert report.passed, report.report()
+    assert report.passed, report.text()
     assert sum(r.status == "correct" for r in report.results) >= 3
 
 
@@ -130,7 +130,7 @@ def test_a_rule_for_layer_l_in_a_write_up_is_checked_at_every_layer_and_a_plante
     rule = r"\frac{\partial J}{\partial W^{(l)}} &= a^{(l)\top} \delta^{(l+1)}"
     number = text.splitlines().index(rule) + 1
     right = check_document(text, ".md", spec)
-    assert f"line {number}: l = 1, 2, 3, 4 CORRECT" in right.report()
+    assert f"line {number}: l = 1, 2, 3, 4 CORRECT" in right.text()
     wrong = check_document(text.replace(rule, r"\frac{\partial J}{\partial W^{(l)}} &= a^{(l)} \delta^{(l+1)}"), ".md", spec)
-    assert f"line {number}: l = 1: W1 WRONG" in wrong.report()
+    assert f"line {number}: l = 1: W1 WRONG" in wrong.text()
     assert not wrong.passed

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from derive import derive, parse_spec
-from derive.modular import evaluate
-from derive.proof_randomized import random_point
+from derive.proofs.modular import evaluate
+from derive.proofs.randomized import random_point
 
 CASES = [dict(), dict(bias="vector"), dict(bias="unit", l2=1.0, cost="bce"),
          dict(output_activation="softmax", cost="cce", activation="tanh")]

@@ -3,9 +3,9 @@
 import sympy as sp
 
 from derive import XOR_SPEC, derive, parse_spec
-from derive.activations import opaque_pair
-from derive.matrix_ops import apply_entrywise
-from derive.single_layer import LEARNING_RATE, single_layer_rule
+from derive.network.activations import opaque_pair
+from derive.backward.matrix_ops import apply_entrywise
+from derive.backward.single_layer import LEARNING_RATE, single_layer_rule
 
 X, y = sp.MatrixSymbol("X", 4, 2), sp.MatrixSymbol("y", 4, 1)
 W1, W2 = sp.MatrixSymbol("W1", 2, 3), sp.MatrixSymbol("W2", 3, 1)

@@ -3,7 +3,7 @@
 import pytest
 
 from derive import parse_spec
-from derive.network import symbolic_network, terms_containing
+from derive.network.symbols import symbolic_network, terms_containing
 
 # every bias style, both conventions, one and several examples, a size of one
 SPECS = [parse_spec("2-3-1"), parse_spec("2-2-2", bias="vector", convention="column", m=1),
@@ -38,9 +38,9 @@ def test_direct_lookup_refuses_a_quantity_that_does_not_build_z():
 
 
 def test_a_lookup_that_misses_a_product_leaves_no_matrix_form_to_find(monkeypatch):
-    from derive import chain_rule
-    from derive.derivation import derive_rule
-    from derive.matrix_form import NoMatrixForm
+    from derive.backward import chain_rule
+    from derive.backward.derivation import derive_rule
+    from derive.backward.matrix_form import NoMatrixForm
 
     def first_only(network, layer, quantity, position):  # forgets every example but the first
         return terms_containing(network, layer, quantity, position)[:1]
@@ -54,7 +54,7 @@ def test_a_lookup_that_misses_a_product_leaves_no_matrix_form_to_find(monkeypatc
 def test_local_partial_equals_sympy_diff_of_each_product(spec):
     import sympy as sp
 
-    from derive.chain_rule import local_partial
+    from derive.backward.chain_rule import local_partial
 
     network = symbolic_network(spec)
     for layer in range(2, network.output_layer + 1):
@@ -82,7 +82,7 @@ def _record(derivation):
 
 @pytest.mark.parametrize("spec", SIZE_ONE_SPECS, ids=lambda spec: f"{spec.slug}-m{spec.m}")
 def test_twin_derived_only_for_ambiguous_steps_decides_like_the_whole_twin(spec):
-    from derive.derivation import _derive, _general_forms, derive_rule, widened
+    from derive.backward.derivation import _derive, _general_forms, derive_rule, widened
 
     whole_twin = _derive(spec, _general_forms(widened(spec), {}, None), {})
     assert _record(derive_rule(spec)) == _record(whole_twin)
@@ -92,9 +92,9 @@ def test_twin_derived_only_for_ambiguous_steps_decides_like_the_whole_twin(spec)
 def test_random_point_witness_agrees_with_expanding_on_every_candidate_difference(spec):
     """Each candidate entry minus the chain rule's: the witness says non-zero only where is_zero says
     not zero, and it does say so for most rejected candidates (else it would save nothing)."""
-    from derive.derivation import derive_rule
-    from derive.matrix_ops import entry_of, is_zero
-    from derive.modular import nonzero_at_random_point
+    from derive.backward.derivation import derive_rule
+    from derive.backward.matrix_ops import entry_of, is_zero
+    from derive.proofs.modular import nonzero_at_random_point
 
     witnessed = differing = 0
     for step in derive_rule(spec).steps:
@@ -113,7 +113,7 @@ def test_random_point_witness_agrees_with_expanding_on_every_candidate_differenc
 def test_random_point_witness_leaves_exp_identities_to_is_zero():
     import sympy as sp
 
-    from derive.modular import nonzero_at_random_point
+    from derive.proofs.modular import nonzero_at_random_point
 
     z = sp.Symbol("z")
     assert not nonzero_at_random_point(sp.exp(z) ** 2 - sp.exp(2 * z))  # zero, and exp is not opaque

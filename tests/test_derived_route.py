@@ -8,17 +8,17 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from checks import data
-from checks.derived_route import (EXAMPLES, DerivedNumPyPrinter, NotNumeric, derivation_examples,
+from checks.inputs import data
+from checks.routes.derived import (EXAMPLES, DerivedNumPyPrinter, NotNumeric, derivation_examples,
                                   derived_backprop, derived_gradient_function,
                                   entrywise_gradient_function, entry_loss, lambdify_matrix,
                                   with_symbolic_examples)
-from checks.numpy_backprop import backprop
+from checks.handwritten.network import backprop
 from checks.training import train
-from derive.activations import opaque_pair
-from derive.derivation import derive_rule
-from derive.matrix_ops import EntrywiseMap
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.network.activations import opaque_pair
+from derive.backward.derivation import derive_rule
+from derive.backward.matrix_ops import EntrywiseMap
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 pytestmark = pytest.mark.filterwarnings("error")
 

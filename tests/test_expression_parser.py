@@ -5,7 +5,7 @@ import os
 import pytest
 import sympy as sp
 
-from derive.expression_parser import (MATRIX_OPERATORS, FormulaError, parse_formula,
+from derive.formulas.expression_parser import (MATRIX_OPERATORS, FormulaError, parse_formula,
                                       parse_tree)
 
 x, y, z, t = sp.symbols("x y z t", real=True)

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from checks import data
-from checks.finite_differences import (CENTRAL_STEP, DIRECTION_COUNT, compare_gradients, directional_check,
+from checks.inputs import data
+from checks.routes.finite_differences import (CENTRAL_STEP, DIRECTION_COUNT, compare_gradients, directional_check,
                                        entry_errors, finite_difference_gradient, parameter_order,
                                        relative_difference, roll, unroll)
-from checks.numpy_backprop import backprop, cost, sigmoid
-from derive.spec import NetworkSpec
+from checks.handwritten.network import backprop, cost, sigmoid
+from derive.network.spec import NetworkSpec
 
 pytestmark = pytest.mark.filterwarnings("error")
 

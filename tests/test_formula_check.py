@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from checks.formula_check import check_formula, parse_matrix_formula
-from derive.expression_parser import FormulaError
-from derive.spec import XOR_SPEC, parse_spec
+from checks.diagnose.user_formula import check_formula, parse_matrix_formula
+from derive.formulas.expression_parser import FormulaError
+from derive.network.spec import XOR_SPEC, parse_spec
 
 SQUARE = parse_spec("3-3-3", m=3)
 COLUMN = parse_spec("2-3-1", convention="column")
@@ -36,9 +36,9 @@ BCE_MEAN = parse_spec("2-3-1", output_activation="sigmoid", cost="bce", reductio
 ])
 def test_right_formula_is_equal_by_both_routes(text, target, spec):
     verdict = check_formula(text, target, spec)
-    assert verdict.agree, verdict.report()
+    assert verdict.passed, verdict.text()
     assert verdict.symbolic.equal and verdict.modular is True
-    assert verdict.report().endswith("verdict: CORRECT")
+    assert verdict.text().endswith("verdict: CORRECT")
 
 
 # --- wrong formulas: caught by both routes, located, named --------------------------------------
@@ -55,20 +55,20 @@ def test_right_formula_is_equal_by_both_routes(text, target, spec):
 ])
 def test_wrong_formula_differs_by_both_routes_and_is_named(text, target, spec, key):
     verdict = check_formula(text, target, spec)
-    assert not verdict.agree
+    assert not verdict.passed
     assert not verdict.symbolic.equal and verdict.modular is False
-    assert [m.key for m in verdict.explanations] == [key], verdict.report()
-    assert f"verdict: WRONG for {target}" in verdict.report()
+    assert [m.key for m in verdict.explanations] == [key], verdict.text()
+    assert f"verdict: WRONG for {target}" in verdict.text()
 
 
 def test_wrong_entry_is_shown_with_both_values():
-    report = check_formula("delta3 @ W2.T * sigmoid_prime(a2)", "delta2", XOR_SPEC).report()
+    report = check_formula("delta3 @ W2.T * sigmoid_prime(a2)", "delta2", XOR_SPEC).text()
     assert ("differs at entry [0, 0]: the formula gives W2_0_0*delta3_0_0*sigmoid_prime(a2_0_0), "
             "the derivation W2_0_0*delta3_0_0*sigmoid_prime(z2_0_0)") in report
 
 
 def test_a_constant_factor_is_named():
-    report = check_formula("X.T @ delta2 / m", "W1", XOR_SPEC).report()
+    report = check_formula("X.T @ delta2 / m", "W1", XOR_SPEC).text()
     assert "exactly 1/4 times the derived one (m = 4: a 1/m missing or extra)" in report
 
 
@@ -77,11 +77,11 @@ def test_a_constant_factor_is_named():
 
 def test_shapes_that_do_not_fit_inside_the_formula_are_wrong_with_the_shapes():
     verdict = check_formula("delta3 @ W2 * sigmoid_prime(z2)", "delta2", XOR_SPEC)
-    assert not verdict.agree
+    assert not verdict.passed
     assert verdict.shape_error == ("shape error in 'delta3 @ W2': 4 x 1 @ 3 x 1: the left's 1 columns do not "
                                    "match the right's 3 rows")
     verdict = check_formula("W1 + W2", "W1", XOR_SPEC)
-    assert not verdict.agree
+    assert not verdict.passed
     assert "2 x 3 and 3 x 1 do not broadcast for '+'" in verdict.shape_error
 
 
@@ -89,12 +89,12 @@ def test_a_missing_transpose_whose_shapes_do_not_multiply_is_named_with_its_fix(
     verdict = check_formula("delta3 @ W2 * sigmoid_prime(z2)", "delta2", XOR_SPEC)
     assert verdict.fixes == ("W2 (3x1) needs its transpose here: delta3 @ W2.T * sigmoid_prime(z2) "
                              "(with it the formula is correct)",)
-    assert verdict.report().endswith("verdict: WRONG for delta2")
+    assert verdict.text().endswith("verdict: WRONG for delta2")
 
 
 def test_a_result_of_the_wrong_shape_is_wrong_with_both_shapes():
     verdict = check_formula("delta2.T @ X", "W1", XOR_SPEC)
-    assert not verdict.agree
+    assert not verdict.passed
     assert verdict.shape_error == ("shape error: the formula gives a 3 x 2 matrix (the transpose of what it "
                                    "should be); W1 is 2 x 3")
 
@@ -141,11 +141,11 @@ LARGER = parse_spec("20-10-3", m=2)  # 230 parameters x 2 examples, over DEEP_EX
 def test_on_a_larger_net_an_equality_that_needs_z_written_out_is_decided_exactly():
     verdict = check_formula("delta3 @ W2.T * sigmoid_prime(X @ W1)", "delta2", LARGER)
     assert verdict.symbolic.equal is None and verdict.modular is True
-    assert verdict.agree
-    assert "the exact route decides" in verdict.report()
+    assert verdict.passed
+    assert "the exact route decides" in verdict.text()
 
 
 def test_on_a_larger_net_a_wrong_formula_is_still_caught_and_named():
     verdict = check_formula("delta3 @ W2.T * sigmoid_prime(a2)", "delta2", LARGER)
-    assert not verdict.agree and verdict.modular is False
+    assert not verdict.passed and verdict.modular is False
     assert [m.key for m in verdict.explanations] == ["derivative_of_activation"]

@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from checks.formula_check import check_formula, parse_matrix_formula
-from checks.formula_program import cached_derivation, formula_text
-from derive.expression_parser import FormulaError
-from derive.spec import XOR_SPEC, parse_spec
+from checks.diagnose.user_formula import check_formula, parse_matrix_formula
+from checks.diagnose.formula_program import cached_derivation, formula_text
+from derive.formulas.expression_parser import FormulaError
+from derive.network.spec import XOR_SPEC, parse_spec
 
 VECTOR_BIAS = parse_spec("2-3-1", bias="vector")
 COLUMN_VECTOR_BIAS = parse_spec("2-3-1", bias="vector", convention="column")
@@ -29,12 +29,12 @@ NG = parse_spec("2-3-1", bias="unit", convention="column", cost="bce", reduction
 ])
 def test_numpy_spelling_reads_as_the_operator_it_names(numpy_text, operator_text, target, spec):
     assert parse_matrix_formula(numpy_text, spec) == parse_matrix_formula(operator_text, spec)
-    assert check_formula(numpy_text, target, spec).agree
+    assert check_formula(numpy_text, target, spec).passed
 
 
 def test_a_sum_over_axis_1_without_keepdims_is_a_row_as_in_numpy():
     verdict = check_formula("np.sum(delta2, axis=1)", "b1", COLUMN_VECTOR_BIAS)
-    assert not verdict.agree
+    assert not verdict.passed
     assert "gives a 1 x 3 matrix (the transpose of what it should be); b1 is 3 x 1" in verdict.shape_error
 
 
@@ -45,18 +45,18 @@ def test_every_formula_the_tool_prints_reads_back_as_correct(spec):
     derivation = cached_derivation(spec)
     for name, formula in derivation.deltas() + derivation.gradients:
         verdict = check_formula(formula_text(formula), name, spec)
-        assert verdict.agree, verdict.report()
+        assert verdict.passed, verdict.text()
 
 
 def test_ng_bias_unit_formulas_read_with_slices_and_hstack():
-    assert check_formula("(Theta2[:, 1:].T @ delta3) * sigmoid_prime(z2)", "delta2", NG).agree
+    assert check_formula("(Theta2[:, 1:].T @ delta3) * sigmoid_prime(z2)", "delta2", NG).passed
     assert check_formula("delta2 @ np.hstack((np.ones((4, 1)), X.T)) + l2 / m * np.hstack([zeros(3, 1), "
-                         "Theta1[:, 1:]])", "W1", NG).agree
+                         "Theta1[:, 1:]])", "W1", NG).passed
 
 
 def test_ng_bias_unit_delta_with_the_bias_column_kept_is_a_shape_error():
     verdict = check_formula("(Theta2.T @ delta3) * sigmoid_prime(z2)", "delta2", NG)
-    assert not verdict.agree
+    assert not verdict.passed
     assert "4 x 4 and 3 x 4 do not broadcast for '*'" in verdict.shape_error
 
 
@@ -91,15 +91,15 @@ def test_sigmoid_with_cross_entropy_output_delta_prints_as_a3_minus_y(reduction,
     spec = parse_spec("2-3-1", cost="bce", reduction=reduction)
     verdict = check_formula("yhat - y" if reduction == "sum" else "(yhat - y) / m", "delta3", spec)
     assert verdict.simplified == printed
-    assert f"derived: delta3 = {printed}  (4 x 1)" in verdict.report()
+    assert f"derived: delta3 = {printed}  (4 x 1)" in verdict.text()
     # the printed form is itself checked equal to the derivation, as any formula is
-    assert check_formula(printed, "delta3", spec).agree
+    assert check_formula(printed, "delta3", spec).passed
 
 
 def test_an_output_delta_that_does_not_simplify_prints_as_derived():
     verdict = check_formula("(yhat - y) * sigmoid_prime(z3)", "delta3", XOR_SPEC)
     assert verdict.simplified == ""
-    assert "derived: delta3 = (a3 - y) * sigmoid_prime(z3)" in verdict.report()
+    assert "derived: delta3 = (a3 - y) * sigmoid_prime(z3)" in verdict.text()
 
 
 # --- the notations of the courses, in NumPy ----------------------------------------------------
@@ -119,4 +119,4 @@ def test_an_output_delta_that_does_not_simplify_prints_as_derived():
 ])
 def test_course_notations_in_numpy_are_correct(text, target, spec):
     verdict = check_formula(text, target, spec)
-    assert verdict.agree, verdict.report()
+    assert verdict.passed, verdict.text()

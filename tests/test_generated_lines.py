@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from checks import data
-from checks.derived_route import DerivedNumPyPrinter, derived_gradient_function, generate_source, lambdify_matrix
-from checks.generated_lines import share_common, through_outputs
-from checks.numpy_backprop import backprop
-from derive import activations, local_proof
-from derive.activations import opaque_pair
-from derive.matrix_ops import EntrywiseMap
-from derive.spec import NetworkSpec, parse_spec
+from checks.inputs import data
+from checks.routes.derived import DerivedNumPyPrinter, derived_gradient_function, generate_source, lambdify_matrix
+from checks.routes.generated_lines import share_common, through_outputs
+from checks.handwritten.network import backprop
+from derive.network import activations
+from derive.proofs import local as local_proof
+from derive.network.activations import opaque_pair
+from derive.backward.matrix_ops import EntrywiseMap
+from derive.network.spec import NetworkSpec, parse_spec
 
 pytestmark = pytest.mark.filterwarnings("error")
 

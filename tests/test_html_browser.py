@@ -75,10 +75,10 @@ def test_golden_page_loads_offline_without_console_messages_and_renders_every_fo
 @pytest.mark.needs_browser
 @pytest.mark.needs_dot
 def test_page_with_its_graphviz_pictures_loads_offline_without_console_messages(tmp_path):
-    # the golden pages leave the pictures out (see derive/html_pictures.py); this one has both
+    # the golden pages leave the pictures out (see derive/writeup/pictures.py); this one has both
     from derive import XOR_SPEC, derive
-    from derive.html_pictures import pictures
-    from derive.render_html import derivation_html
+    from derive.writeup.pictures import pictures
+    from derive.writeup.build import derivation_html
 
     page = tmp_path / "derivation.html"
     page.write_text(derivation_html(derive(XOR_SPEC), pictures=pictures(XOR_SPEC)), encoding="utf-8")

@@ -3,7 +3,7 @@
 import pytest
 import sympy as sp
 
-from derive.index_argument import K, N, index_argument, m
+from derive.proofs.index_level import K, N, index_argument, m
 
 
 def test_row_form_hidden_gradient_is_delta_times_weights_transposed():

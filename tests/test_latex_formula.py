@@ -3,11 +3,11 @@
 import pytest
 import sympy
 
-from checks.formula_check import check_formula, matrix_grammar
-from checks.formula_document import check_latex
-from derive.expression_parser import node_source
-from derive.latex_formula import EntryFormula, GeneralFormula, LatexError, parse_latex
-from derive.spec import XOR_SPEC, parse_spec
+from checks.diagnose.user_formula import check_formula, matrix_grammar
+from checks.diagnose.formula_document import check_latex
+from derive.formulas.expression_parser import node_source
+from derive.formulas.latex_formula import EntryFormula, GeneralFormula, LatexError, parse_latex
+from derive.network.spec import XOR_SPEC, parse_spec
 
 NG = parse_spec("2-3-1", bias="unit", convention="column", cost="bce", reduction="mean", l2=1.0)
 NIELSEN = parse_spec("2-3-1", convention="column")
@@ -47,9 +47,9 @@ def verdicts(latex, spec, target=None):
 ])
 def test_each_notation_reads_as_its_numpy_formula_and_is_correct(latex, spec, numpy_text):
     (verdict,) = verdicts(latex, spec)
-    assert verdict.agree, verdict.report()
+    assert verdict.passed, verdict.text()
     target = verdict.target
-    assert check_formula(numpy_text, target, spec).agree  # the same quantity, written the other way
+    assert check_formula(numpy_text, target, spec).passed  # the same quantity, written the other way
 
 
 def test_an_entrywise_bracket_reads_its_entries_as_the_matrices():
@@ -57,17 +57,17 @@ def test_an_entrywise_bracket_reads_its_entries_as_the_matrices():
              r"\frac{y_{ij}}{4 a^{(3)}_{ij}}\right]_{ij} \odot \sigma'(z^{(3)})")
     equation = parse_latex(latex, matrix_grammar(NG).names, NG)
     assert node_source(equation.sides[0]) == "((1 - y) / (4 · (1 - a3)) - y / (4 · a3)) * sigmoid_prime(z3)"
-    assert verdicts(latex, NG)[0].agree
+    assert verdicts(latex, NG)[0].passed
 
 
 def test_a_chain_of_equalities_checks_every_right_side():
     found = verdicts(r"\delta^{(3)} = (a^{(3)} - Y) \odot \sigma'(z^{(3)}) = (a^{(3)} - Y) \odot a^{(3)} \odot "
                      r"(1 - a^{(3)})", XOR_SPEC)
-    assert [v.agree for v in found] == [True, True]
+    assert [v.passed for v in found] == [True, True]
 
 
 def test_a_formula_without_a_left_side_takes_its_target_from_for():
-    assert verdicts(r"X^\top \delta^{(2)}", XOR_SPEC, "W1")[0].agree
+    assert verdicts(r"X^\top \delta^{(2)}", XOR_SPEC, "W1")[0].passed
 
 
 def test_for_that_disagrees_with_the_left_side_is_refused():
@@ -79,7 +79,7 @@ def test_for_that_disagrees_with_the_left_side_is_refused():
 
 def test_a_missing_transpose_in_latex_is_wrong_and_names_its_fix():
     (verdict,) = verdicts(r"\delta^{(2)} = \left(\delta^{(3)} W^{(2)}\right) \odot \sigma'(z^{(2)})", XOR_SPEC)
-    assert not verdict.agree
+    assert not verdict.passed
     assert verdict.fixes[0].startswith("W2 (3x1) needs its transpose here")
 
 
@@ -92,11 +92,11 @@ def test_a_product_both_readings_fit_is_asked_for_not_guessed():
     with pytest.raises(LatexError.__mro__[1], match=r"reads both as a matrix product and entry by entry; write "
                                                     r"\\odot for the entrywise product"):
         verdicts(r"\delta^{(2)} = \delta^{(3)} W^{(2)\top} \sigma'(z^{(2)})", SQUARE)
-    assert check_formula("delta3 @ W2.T * sigmoid_prime(z2)", "delta2", SQUARE).agree  # NumPy's @ says it
+    assert check_formula("delta3 @ W2.T * sigmoid_prime(z2)", "delta2", SQUARE).passed  # NumPy's @ says it
 
 
 def test_juxtaposition_is_entrywise_when_only_that_fits():
-    assert verdicts(r"\delta^{(3)} = (a^{(3)} - y) \sigma'(z^{(3)})", XOR_SPEC)[0].agree
+    assert verdicts(r"\delta^{(3)} = (a^{(3)} - y) \sigma'(z^{(3)})", XOR_SPEC)[0].passed
 
 
 # --- refusals, each with its character position ------------------------------------------------
@@ -135,14 +135,14 @@ def test_the_position_points_at_the_character_refused():
 def test_a_rule_for_layer_l_is_checked_at_every_layer_it_applies_to():
     found = check_latex(r"\delta^{(l)} = \left(\delta^{(l+1)} W^{(l)\top}\right) \odot \sigma'(z^{(l)})", None,
                         parse_spec("2-3-3-3-1"))
-    assert [(layer, verdict.target, verdict.agree) for layer, verdict in found] == [
+    assert [(layer, verdict.target, verdict.passed) for layer, verdict in found] == [
         (2, "delta2", True), (3, "delta3", True), (4, "delta4", True)]
 
 
 def test_a_wrong_rule_for_layer_l_is_wrong_at_every_layer():
     found = check_latex(r"\frac{\partial J}{\partial W^{(l)}} = \delta^{(l+1)} a^{(l)\top}", None, XOR_SPEC)
     assert [layer for layer, _ in found] == [1, 2]
-    assert not any(verdict.agree for _, verdict in found)
+    assert not any(verdict.passed for _, verdict in found)
 
 
 def test_the_output_layer_l_is_read_as_the_last():
@@ -176,7 +176,7 @@ def test_sympy_misreadings_named_in_known_md_are_read_right_here():
     ("x" * 2001, "the limit is 2000"),
 ])
 def test_latex_past_the_parsers_limits_is_refused(latex, message):
-    from derive.expression_parser import FormulaError
+    from derive.formulas.expression_parser import FormulaError
     with pytest.raises(FormulaError, match=message):
         verdicts(latex, XOR_SPEC, "delta2")
 

@@ -3,10 +3,10 @@
 import pytest
 import sympy as sp
 
-from derive.activations import opaque_pair
-from derive.latex_printer import latex
-from derive.matrix_ops import EntrywiseMap, apply_entrywise
-from derive.naming import LatexNotation
+from derive.network.activations import opaque_pair
+from derive.writeup.latex_printer import latex
+from derive.backward.matrix_ops import EntrywiseMap, apply_entrywise
+from derive.network.naming import LatexNotation
 
 W1, W2 = sp.MatrixSymbol("W1", 2, 3), sp.MatrixSymbol("W2", 3, 1)
 X, y, a2, a3 = sp.MatrixSymbol("X", 4, 2), sp.MatrixSymbol("y", 4, 1), sp.MatrixSymbol("a2", 4, 3), sp.MatrixSymbol("a3", 4, 1)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from checks import formula_program, mistakes
-from checks.data import random_data, random_params
-from checks.numpy_backprop import backprop
-from checks.verify_function import verify_function
-from derive.spec import NetworkSpec, parse_spec
+from checks.diagnose import formula_program, mistakes
+from checks.inputs.data import random_data, random_params
+from checks.handwritten.network import backprop
+from checks.diagnose.user_function import verify_function
+from derive.network.spec import NetworkSpec, parse_spec
 
 # Every dimension 3 (inputs, hidden, outputs, examples): every transpose and product variant has
 # shapes that fit, so every catalogue entry applies. Mean, L2 and vector biases make the 1/m,
@@ -18,7 +18,10 @@ SQUARE = {convention: NetworkSpec((3, 3, 3), ("sigmoid", "sigmoid"), cost="binar
 UNIT_BIAS = {convention: NetworkSpec((2, 3, 2), ("tanh", "sigmoid"), cost="half_sse", reduction="mean",
                                      bias="unit", convention=convention, m=3, l2=0.2)
              for convention in ("row", "column")}
-KEYS = tuple(entry.key for entry in mistakes.CATALOGUE)
+# Entries for one table entry's own rule apply to nets using it, not to SQUARE: they are planted in
+# tests/test_table_additions.py (leaky_relu's slope dropped, Huber's residual not clipped).
+OWN_SPEC_KEYS = frozenset({"derivative_of_other_activation", "residual_not_clipped"})
+KEYS = tuple(entry.key for entry in mistakes.CATALOGUE if entry.key not in OWN_SPEC_KEYS)
 
 
 def sigmoid(z):
@@ -123,7 +126,7 @@ def test_every_catalogue_mistake_planted_in_numpy_backprop_is_caught_and_named(k
     spec = SQUARE[convention]
     verdict = verify_function(planted_backprop(spec, key), spec, points=2)
     assert not verdict.passed
-    assert key in named_keys(verdict), verdict.report()
+    assert key in named_keys(verdict), verdict.text()
     # a single mistake explains the numbers: the search stops before combining mistakes
     assert all(len(e.mistakes) == 1 for e in verdict.explanations)
 
@@ -134,7 +137,7 @@ def test_regularized_bias_unit_weights_are_caught_and_named(convention):
     assert verify_function(planted_unit_bias(spec, False), spec, points=2).passed
     verdict = verify_function(planted_unit_bias(spec, True), spec, points=2)
     assert not verdict.passed
-    assert named_keys(verdict) == {"bias_regularized"}, verdict.report()
+    assert named_keys(verdict) == {"bias_regularized"}, verdict.text()
 
 
 def test_the_square_spec_has_every_catalogue_entry():

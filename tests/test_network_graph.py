@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.network_graph import (network_graph, network_latex, network_markdown,
+from derive.circuits.network_graph import (network_graph, network_latex, network_markdown,
                                   network_picture, network_text)
-from derive.spec import XOR_SPEC, NetworkSpec, parse_spec
+from derive.network.spec import XOR_SPEC, NetworkSpec, parse_spec
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 

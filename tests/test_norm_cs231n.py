@@ -10,8 +10,8 @@ of batchnorm_backward, and the finite differences are cs231n's, re-typed from th
 import numpy as np
 import pytest
 
-from checks.norm_check import Point, check_layer
-from checks.norm_reference import forward, rel_error
+from checks.normalization.check import Point, check_layer
+from checks.handwritten.normalization import forward, rel_error
 from derive.normalization import derive_normalization, evaluate_gradients
 
 CS231N_EXPECTED = 1e-8  # "around 1e-9 or better": the notebook's own dx figure is 1.7e-09

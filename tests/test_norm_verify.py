@@ -1,4 +1,4 @@
-"""checks/norm_verify.py and checks/norm_check.py: each catalogued mistake named, each checker shown to fail."""
+"""checks/normalization/verify.py and checks/normalization/check.py: each catalogued mistake named, each checker shown to fail."""
 
 import importlib.util
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks.norm_check import check_layer, cs231n_point
-from checks.norm_verify import ContractError, verify_layer_function
+from checks.normalization.check import check_layer, cs231n_point
+from checks.normalization.verify import ContractError, verify_layer_function
 from derive.normalization import derive_normalization
 from derive.normalization.mistakes import CATALOGUE, mean_path_dropped
 
@@ -54,7 +54,7 @@ def test_unknown_numbers_are_not_blamed_on_a_catalogued_mistake():
 
     verdict = verify_layer_function(doubled, "batch")
     assert not verdict.passed and verdict.mistakes == ()
-    assert "no catalogued mistake reproduces the numbers" in verdict.report()
+    assert "no catalogued mistake reproduces the numbers" in verdict.text()
 
 
 def test_a_function_that_raises_is_a_contract_error():

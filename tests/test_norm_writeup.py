@@ -10,8 +10,8 @@ import pytest
 from derive.normalization import derive_normalization
 from derive.normalization.proofs import ProofResult
 from derive.normalization.writeup import build_document, entry_latex, number_latex
-from derive.render_latex import document_latex
-from derive.render_markdown import document_markdown
+from derive.writeup.latex import document_latex
+from derive.writeup.markdown import document_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("refresh_golden", ROOT / "tools" / "refresh_golden.py")

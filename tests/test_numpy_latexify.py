@@ -3,10 +3,10 @@
 import latexify
 import pytest
 
-import checks.numpy_backprop as hand_written
-from derive.naming import LatexNotation
-from derive.numpy_latexify import reference_functions, render
-from derive.spec import XOR_SPEC, NetworkSpec
+import checks.handwritten.network as hand_written
+from derive.network.naming import LatexNotation
+from derive.writeup.numpy_latexify import reference_functions, render
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 
 def matrix_then_hadamard(A, B, C):
@@ -93,7 +93,7 @@ def test_pre_activation_keeps_the_bias_only_when_there_is_one():
 
 
 def test_reference_functions_cover_the_layers_of_a_spec():
-    names = [name for name, _ in reference_functions(XOR_SPEC)]
+    names = [name for name, _ in reference_functions(hand_written, XOR_SPEC)]
     assert names == ["pre_activation", "hidden_delta", "weight_gradient"]
     single = NetworkSpec((3, 2), ("sigmoid",), m=1)
-    assert [name for name, _ in reference_functions(single)] == ["pre_activation", "weight_gradient"]
+    assert [name for name, _ in reference_functions(hand_written, single)] == ["pre_activation", "weight_gradient"]

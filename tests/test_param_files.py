@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from checks import param_files
-from checks.param_files import (ParameterFileError, params_to_json, read_data, read_params)
-from derive.spec import XOR_SPEC, NetworkSpec
+from checks.inputs import param_files
+from checks.inputs.param_files import (ParameterFileError, params_to_json, read_data, read_params)
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 VECTOR = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), bias="vector")
 COLUMN_UNIT = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), bias="unit", convention="column")

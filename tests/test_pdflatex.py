@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.output_files import compile_pdf, first_error
+from derive.writeup.output_files import compile_pdf, first_error
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_TEX = sorted((ROOT / "output").glob("*/derivation.tex"))

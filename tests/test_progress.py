@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from checks.finite_differences import finite_difference_gradient
+from checks.routes.finite_differences import finite_difference_gradient
 from derive.progress import progress
 
 ROOT = Path(__file__).resolve().parent.parent

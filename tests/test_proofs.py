@@ -6,9 +6,9 @@ import pytest
 import sympy as sp
 
 from derive import derive, parse_spec
-from derive.derivation import Derivation
-from derive.proof_entrywise import prove_entrywise
-from derive.proof_randomized import prove_randomized
+from derive.backward.derivation import Derivation
+from derive.proofs.entrywise import prove_entrywise
+from derive.proofs.randomized import prove_randomized
 
 SQUARE = parse_spec("2-2-2")
 
@@ -119,7 +119,8 @@ def test_a_wrong_shortened_output_delta_fails_the_randomized_proof():
 
 
 def test_local_proof_fails_on_a_wrong_activation_rule(monkeypatch):
-    from derive import activations, local_proof
+    from derive.network import activations
+    from derive.proofs import local as local_proof
 
     wrong = dataclasses.replace(activations.ACTIVATION_TABLE["tanh"], derivative=lambda x: 1 + sp.tanh(x) ** 2)
     monkeypatch.setitem(activations.ACTIVATION_TABLE, "tanh", wrong)

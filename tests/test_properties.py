@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 
 from derive import derive
-from derive.proof_entrywise import affordable
+from derive.proofs.entrywise import affordable
 from tests.spec_strategies import OUTPUT_FOR_COST
 from tests.spec_strategies import specs as random_specs
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks import l2_conventions
-from checks.verify_function import CallingForm, verify_function
+from checks.diagnose import l2_conventions
+from checks.diagnose.contract import CallingForm
+from checks.diagnose.user_function import verify_function
 from derive.cli import main
-from derive.spec import parse_spec
+from derive.network.spec import parse_spec
 
 PUBLISHED = Path(__file__).resolve().parent / "fixtures" / "published"
 WELCH = ["--reduction", "mean", "--l2", "0.0001"]
@@ -108,7 +109,7 @@ def test_biases_penalized_by_the_convention_pass_and_left_out_are_named():
 
     assert verify_function(make(True), spec, l2_convention="ng+biases").passed
     verdict = verify_function(make(False), spec, l2_convention="ng+biases")
-    assert not verdict.passed and "b1 not regularized" in verdict.report()
+    assert not verdict.passed and "b1 not regularized" in verdict.text()
 
 
 def test_a_gradient_mistake_is_named_when_the_cost_is_right():
@@ -159,7 +160,7 @@ def test_float32_code_is_judged_at_float32_tolerance_not_called_wrong():
     verdict = verify_function(cs231n_two_layer.loss_float32, spec, "cost,gradients", l2_convention="cs231n",
                               form=CallingForm(labels=0))
     assert verdict.passed and verdict.float32
-    assert "1 times the derived value" not in verdict.report()
+    assert "1 times the derived value" not in verdict.text()
 
 
 def test_a_product_whose_shapes_do_not_multiply_names_the_missing_transpose(capsys, tmp_path):

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from checks.published_figures import FigureError, PublishedFigure, parse_expectations
+from checks.published.figures import FigureError, PublishedFigure, parse_expectations
 from derive.cli import main
 
 MAZUR_PARAMS = {"W1": [[0.15, 0.25], [0.20, 0.30]], "b1": [[0.35, 0.35]],
@@ -195,7 +195,7 @@ def test_graph_flags_a_wrong_gradient(capsys):
 
 
 def test_graph_json_holds_every_value_at_full_precision(capsys):
-    from derive.circuit import build_circuit, run_circuit
+    from derive.circuits.circuit import build_circuit, run_circuit
 
     point = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
     run = run_circuit(build_circuit("sigmoid(w0*x0 + w1*x1 + w2)"), point)
@@ -221,9 +221,9 @@ def test_graph_json_does_not_go_with_network(capsys):
 def test_cost_after_k_minibatch_updates_is_the_cost_of_all_the_data(capsys):
     # route 1: --expect's J@3 within a 5-update stochastic run; route 2: a run stopped after 3
     # updates, whose final cost is J on all the data
-    from checks.data import random_params, xor_data
+    from checks.inputs.data import random_params, xor_data
     from checks.training import train
-    from derive.spec import parse_spec
+    from derive.network.spec import parse_spec
     import numpy as np
 
     spec = parse_spec("2-3-1")

@@ -7,7 +7,7 @@ import pytest
 
 from checks.pytest_helpers import (UPDATE_VARIABLE, assert_formula_snapshot, assert_gradients_match,
                                    formula_snapshot)
-from derive.spec import XOR_SPEC, parse_spec
+from derive.network.spec import XOR_SPEC, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "user_backprop.py"
 

@@ -5,10 +5,11 @@ import re
 import pytest
 
 from derive import derive
-from derive.html_pictures import LEFT_OUT, Picture, inline_svg, pictures
-from derive.mathml import MathConversionError, display_math, inline_math
-from derive.render_html import CONTENT_SECURITY_POLICY, derivation_html, inline
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.writeup.pictures import LEFT_OUT, Picture, inline_svg, pictures
+from derive.writeup.mathml import MathConversionError, display_math, inline_math
+from derive.writeup.html import CONTENT_SECURITY_POLICY, inline
+from derive.writeup.build import derivation_html
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,7 @@ def test_without_dot_each_picture_is_a_visible_note_saying_what_to_install(monke
 
 
 def test_document_sections_keep_the_numbers_they_have_in_the_markdown(xor, xor_page):
-    from derive.render_markdown import derivation_markdown
+    from derive.writeup.build import derivation_markdown
 
     numbered = re.findall(r"^## (\d+\. .+)$", derivation_markdown(xor), flags=re.MULTILINE)
     assert re.findall(r"<h2>(\d+\. [^<]+)</h2>", xor_page) == [title.replace("'", "&#x27;") for title in numbered]

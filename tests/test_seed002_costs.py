@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from checks.cost_figures import (LEFT_OUTPUTS, PRINTED, PRINTED_ROUNDING, RIGHT_OUTPUTS, TARGETS,
+from checks.published.cost_figures import (LEFT_OUTPUTS, PRINTED, PRINTED_ROUNDING, RIGHT_OUTPUTS, TARGETS,
                                  classification_error, cross_entropy, seed002_figures, squared_error)
-from checks.numpy_backprop import cost
-from derive.spec import NetworkSpec
+from checks.handwritten.network import cost
+from derive.network.spec import NetworkSpec
 
 pytestmark = pytest.mark.filterwarnings("error")
 

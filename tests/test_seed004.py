@@ -5,9 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from checks import seed004
-
-
+from checks.published import seed004
 @pytest.fixture(scope="module")
 def report():
     return seed004.demonstration()

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from checks import data
-from checks.numpy_backprop import backprop, cost, forward
+from checks.inputs import data
+from checks.handwritten.network import backprop, cost, forward
 from checks.training import (gradient_descent_step, hidden_unit_spread, iterations_per_epoch, plot_costs,
                              train, zero_initialization_symmetry)
-from derive.derivation import derive_rule
-from derive.network import forward_values
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.backward.derivation import derive_rule
+from derive.network.symbols import forward_values
+from derive.network.spec import XOR_SPEC, NetworkSpec
 
 pytestmark = pytest.mark.filterwarnings("error")
 

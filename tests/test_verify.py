@@ -5,12 +5,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from checks import data
-from checks import numpy_backprop as nb
-from checks.derived_route import NotNumeric
-from checks.verify import (ANALYTIC_TOLERANCE, ENTRYWISE_Z_LIMIT, FULL_DIFFERENCE_LIMIT, KINK_MARGIN,
+from checks.inputs import data
+from checks.handwritten import network as nb
+from checks.routes.derived import NotNumeric
+from checks.routes.three_routes import (ANALYTIC_TOLERANCE, ENTRYWISE_Z_LIMIT, FULL_DIFFERENCE_LIMIT, KINK_MARGIN,
                            verify)
-from derive.spec import XOR_SPEC, NetworkSpec
+from derive.network.spec import XOR_SPEC, NetworkSpec
+from tests.spec_strategies import NUMERIC_HIDDEN, NUMERIC_OUTPUT_COST
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -19,11 +20,8 @@ pytestmark = pytest.mark.filterwarnings("error")
 # show an error of at least this relative size at the reported worst entry:
 PLANTED_BUG_MINIMUM_RELATIVE_ERROR = 1e-3
 
-HIDDEN = ("sigmoid", "tanh", "relu", "identity")
-OUTPUT_COST = (("sigmoid", "half_sse"), ("tanh", "half_sse"), ("relu", "half_sse"),
-               ("identity", "half_sse"), ("sigmoid", "mse"), ("identity", "mse"), ("tanh", "mse"),
-               ("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy"),
-               ("sigmoid", "categorical_cross_entropy"))
+# every numeric activation and (output, cost) pair of the tables: a new entry is drawn here too
+HIDDEN, OUTPUT_COST = NUMERIC_HIDDEN, NUMERIC_OUTPUT_COST
 
 # derive_rule is the slow part (0.05-0.5 s per spec): few examples, small widths.
 PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=None,

@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checks.numpy_backprop import backprop
-from checks.verify_function import (ContractError, Point, contract, evaluation_points, own_data,
-                                    verify_function)
-from derive.spec import XOR_SPEC, parse_spec
+from checks.handwritten.network import backprop
+from checks.diagnose.contract import ContractError, contract
+from checks.diagnose.calling import Point, evaluation_points, own_data
+from checks.diagnose.user_function import verify_function
+from derive.network.spec import XOR_SPEC, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "user_backprop.py"
 COLUMN_BIAS = parse_spec("2-3-2", activation="tanh", output_activation="sigmoid", cost="bce", reduction="mean",
@@ -24,7 +25,7 @@ def load_example():
 
 
 def hand_written(spec, outputs="gradients"):
-    """A correct function under the contract, built on checks/numpy_backprop.py."""
+    """A correct function under the contract, built on checks/handwritten/network.py."""
     names = list(contract(spec).arguments[2:])
 
     def fn(X, y, *params):
@@ -47,15 +48,15 @@ def sigmoid(z):
 
 def test_correct_example_passes_at_tight_tolerance():
     verdict = verify_function(load_example().correct_backprop, XOR_SPEC, tolerance=1e-12)
-    assert verdict.passed, verdict.report()
-    assert "verdict: PASS" in verdict.report()
+    assert verdict.passed, verdict.text()
+    assert "verdict: PASS" in verdict.text()
 
 
 @pytest.mark.parametrize("spec", [XOR_SPEC, COLUMN_BIAS], ids=["xor-row", "column-bias-l2"])
 def test_hand_written_backprop_passes_for_gradients_cost_and_delta(spec):
     for outputs in ("gradients", "cost", "delta2"):
         verdict = verify_function(hand_written(spec, outputs), spec, outputs, tolerance=1e-12)
-        assert verdict.passed, verdict.report()
+        assert verdict.passed, verdict.text()
 
 
 def test_one_entry_of_one_gradient_can_be_checked():
@@ -65,7 +66,7 @@ def test_one_entry_of_one_gradient_can_be_checked():
         return float((a2.T @ ((yhat - y) * yhat * (1 - yhat)))[1, 0])
 
     verdict = verify_function(w2_entry, XOR_SPEC, "W2[1, 0]")
-    assert verdict.passed, verdict.report()
+    assert verdict.passed, verdict.text()
     assert verdict.outputs[0].output == "W2[1, 0]"
 
 
@@ -86,7 +87,7 @@ def test_buggy_example_is_wrong_in_w1_only_and_diagnosed():
     by_name = {o.output: o for o in verdict.outputs}
     assert by_name["W2"].agree and not by_name["W1"].agree
     assert [e.keys for e in verdict.explanations] == [("derivative_of_activation",)]
-    report = verdict.report()
+    report = verdict.text()
     assert "dJ/dW1: WRONG at entry" in report
     assert "sigmoid_prime(a2)" in report
     assert "the mistake is in delta2 or in dJ/dW1" in report
@@ -118,7 +119,7 @@ def test_nan_output_is_wrong_not_a_crash():
 
     verdict = verify_function(nan, XOR_SPEC, diagnose=False)
     assert not verdict.passed
-    assert "nan" in verdict.report()
+    assert "nan" in verdict.text()
 
 
 # --- the contract ------------------------------------------------------------------------------

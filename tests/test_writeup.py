@@ -3,11 +3,12 @@
 import pytest
 
 from derive import derive
-from derive.naming import LatexNotation
-from derive.render_latex import derivation_latex, escape, inline
-from derive.render_markdown import derivation_markdown, derivation_summary_markdown
-from derive.spec import XOR_SPEC, NetworkSpec
-from derive.writeup import NumericTable, build_document, format_error
+from derive.network.naming import LatexNotation
+from derive.writeup.build import build_document, derivation_latex, derivation_markdown
+from derive.writeup.latex import escape, inline
+from derive.writeup.summary import derivation_summary_markdown
+from derive.network.spec import XOR_SPEC, NetworkSpec
+from derive.writeup.document import NumericTable, format_error
 
 # Seed 000: delta3 = -(y - yhat) f'(z3), dJ/dW2 = a2^T delta3, delta2 = delta3 W2^T * f'(z2), dJ/dW1 = X^T delta2
 SEED_000_FORMULAS = (

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 
-from derive.cli_derive import write_derivation
-from derive.spec import NetworkSpec
+from checks.report import write_derivation
+from derive.network.spec import NetworkSpec
 from tests.spec_strategies import specs
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None,

@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from derive.cli_derive import write_derivation  # noqa: E402
-from derive.spec import XOR_SPEC, NetworkSpec  # noqa: E402
+from checks.report import write_derivation  # noqa: E402
+from derive.network.spec import XOR_SPEC, NetworkSpec  # noqa: E402
 
 # (folder name, spec): seed 000's net, Ng's column form, softmax, three hidden layers, no hidden layer.
 GOLDEN = (
@@ -29,8 +29,8 @@ GOLDEN = (
     ("single-layer-3-2", NetworkSpec((3, 2), ("sigmoid",), m=1)),
 )
 TEXT_FORMATS = ("tex", "md", "html")
-# One-layer write-ups (each family in derive/cli_layers.py): output/<folder>/ from `backprop derive --layer`.
-from derive.cli_layers import families  # noqa: E402
+# One-layer write-ups (each family in derive/cli/layers.py): output/<folder>/ from `backprop derive --layer`.
+from derive.cli.layers import families  # noqa: E402
 
 GOLDEN_LAYERS = tuple(folder for family in families() for folder, _ in family.goldens)
 

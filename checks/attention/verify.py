@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from checks.time_limit import TimeUp, time_limit
+from checks.diagnose.time_limit import TimeUp, time_limit
 
 DEFAULT_TOLERANCE = 1e-9  # of each output's largest derived entry; rounding is ~1e-15
 DEFAULT_TIMEOUT = 30.0
@@ -50,7 +50,7 @@ class VerifyVerdict:
     def passed(self) -> bool:
         return all(e <= self.tolerance for p in self.points for e in p.errors.values())
 
-    def report(self) -> str:
+    def text(self) -> str:
         lines = [f"verify {self.name} as the {self.layer} backward", f"tolerance {self.tolerance:g} of each output's "
                  "largest derived entry"]
         for point in self.points:

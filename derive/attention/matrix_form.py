@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from derive.attention.index_calculus import Term
-from derive.modular import PRIME, inverse
+from derive.proofs.modular import PRIME, inverse
 
 D_KEY = sp.Symbol("d", integer=True, positive=True)  # the key width; the scale is 1/sqrt(d)
 

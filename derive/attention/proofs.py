@@ -29,18 +29,18 @@ from derive.attention.derivation import Program, chain_rule, collapse_path, p, q
 from derive.attention.forward import SIZES, STAGES, base
 from derive.attention.index_calculus import fresh_index
 from derive.attention.numeric import BlockPoint, block_forward, causal_mask, evaluate_block
-from derive.modular import PRIME, inverse
+from derive.proofs.modular import PRIME, inverse
 
 
 @dataclass(frozen=True)
 class ProofResult:
     method: str
-    ok: bool
+    holds: bool
     checked: tuple[str, ...]
     first_failure: str | None = None
 
     def text(self) -> str:
-        return f"{self.method}: " + ("ok for " + ", ".join(self.checked) if self.ok else f"FAILS: {self.first_failure}")
+        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
 
 
 # ---------------------------------------------------------------- entrywise, tiny sizes

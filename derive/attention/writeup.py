@@ -1,7 +1,7 @@
-"""The write-up of the attention block's derivation, in derive.writeup's document model.
+"""The write-up of the attention block's derivation, in derive.writeup.document's document model.
 
-Pure functions: the Program, the proof results and the numeric table in, a derive.writeup.Document
-out, printed by derive.render_latex and derive.render_markdown, and by the normalisation layers'
+Pure functions: the Program, the proof results and the numeric table in, a derive.writeup.document.Document
+out, printed by derive.writeup.latex and derive.writeup.markdown, and by the normalisation layers'
 page_html (a single layer's page: sections, no network badges).
 """
 
@@ -16,7 +16,7 @@ from derive.attention.derivation import Gradient, Program
 from derive.attention.forward import STAGES
 from derive.attention.index_calculus import Term, as_sum
 from derive.attention.proofs import ProofResult
-from derive.writeup import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
+from derive.writeup.document import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
 
 _BRACED = re.compile(r"\{(\\mathrm\{d\}\w+|[A-Za-z]\w*|\([^{}()]*\))\}_\{([^{}]*)\}")
 _KNOWN = {"dO", "dP", "dV", "dA", "dS", "dQ", "dK", "dY", "dR", "dE", "dC", "dX"}
@@ -133,7 +133,7 @@ def flash_section(flash: ProofResult) -> Section:
                   r"\operatorname{rowsum}(\mathrm{d}P \odot P) &= \operatorname{rowsum}(\mathrm{d}O \odot O)")),
         Text("proved at symbolic $T$ and $d$ by writing $\\mathrm{d}P$ as its derived matrix form and $O$ as its "
              "forward definition, collapsing both sides with the same rules as the gradients, and comparing: "
-             + ("it holds." if flash.ok else f"it FAILS: {flash.first_failure}.")
+             + ("it holds." if flash.holds else f"it FAILS: {flash.first_failure}.")
              + " The right side is $T \\times d$ work on matrices the backward already holds, so FlashAttention "
              "computes $D_i = \\operatorname{rowsum}(\\mathrm{d}O \\odot O)_i$ once, never stores $P$ or "
              "$\\mathrm{d}P$ ($T^2$ memory each), and recomputes each tile of $P$ from $Q$, $K$ and the row "
@@ -148,8 +148,8 @@ def proofs_section(proofs: tuple[ProofResult, ...]) -> Section:
                                 "numbers, exactly in GF(2^61 - 1), exp' = exp",
             "index level": "each stage's chain-rule sum minus its matrix form, collapsed at symbolic T, d, m",
             "FlashAttention's identity": "rowsum(dP * P) - rowsum(dO * O) collapsed at symbolic T and d"}
-    rows = tuple((p.method, what.get(p.method, ""), ", ".join(p.checked) if p.ok else "none",
-                  "holds" if p.ok else f"FAILS: {p.first_failure}") for p in proofs)
+    rows = tuple((p.method, what.get(p.method, ""), ", ".join(p.checked) if p.holds else "none",
+                  "holds" if p.holds else f"FAILS: {p.first_failure}") for p in proofs)
     return Section("Proofs", (
         Text("Each gradient is proved three ways; the tests plant each catalogued mistake in the formulas and "
              "show that the proofs and the numeric check catch it."),

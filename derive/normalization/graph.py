@@ -1,7 +1,7 @@
 """The staged computational graph of batch norm or layer norm, drawn the way cs231n draws batch norm.
 
 One node per stage of the forward pass; each edge carries its backward message, so the picture is
-also the hand-written backward (checks/norm_reference.py walks it in reverse). The three paths
+also the hand-written backward (checks/handwritten/normalization.py walks it in reverse). The three paths
 from x to J are the three ways out of the x node: straight to x - mu, into mu, and (through
 x - mu, its square and sigma^2) into s.
 """
@@ -60,11 +60,11 @@ def staged_graph(kind: str) -> graphviz.Digraph:
 
 
 def staged_picture(kind: str):
-    """The graph as a derive.html_pictures.Picture (SVG inline), or a note when dot is missing."""
+    """The graph as a derive.writeup.pictures.Picture (SVG inline), or a note when dot is missing."""
     import shutil
 
-    from derive.circuit_render import render_graph
-    from derive.html_pictures import NO_DOT, Picture, inline_svg
+    from derive.circuits.render import render_graph
+    from derive.writeup.pictures import NO_DOT, Picture, inline_svg
 
     caption = ("The staged computational graph; the three paths from x to J leave x straight to c = x - mu, "
                "into mu, and through c, c^2 and sigma^2 into s.")

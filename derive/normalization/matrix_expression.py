@@ -17,7 +17,7 @@ from typing import Union
 import numpy as np
 import sympy as sp
 
-from derive.modular import PRIME, inverse
+from derive.proofs.modular import PRIME, inverse
 
 MATRIX, ROW_VECTOR, COLUMN_VECTOR = "matrix", "row", "column"
 

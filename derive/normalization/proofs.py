@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from derive.modular import PRIME, inverse
+from derive.proofs.modular import PRIME, inverse
 from derive.normalization import matrix_expression as mx
 from derive.normalization.derivation import NormalizationGradients, p, q, reduce_entry
 from derive.normalization.errors import check_sizes
@@ -29,15 +29,15 @@ from derive.normalization.index_calculus import COL, D, N, ROW, Placeholders, fr
 
 @dataclass(frozen=True)
 class ProofResult:
-    """ok, and for a failure which gradient (and entry) and what was left over."""
+    """holds, and for a failure which gradient (and entry) and what was left over."""
 
     method: str
-    ok: bool
+    holds: bool
     checked: tuple[str, ...]
     first_failure: str | None = None
 
     def text(self) -> str:
-        return f"{self.method}: " + ("ok for " + ", ".join(self.checked) if self.ok else f"FAILS: {self.first_failure}")
+        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
 
 
 def _symbol_grid(name: str, rows: int, cols: int) -> np.ndarray:

@@ -1,7 +1,7 @@
-"""The write-up of a batch-norm or layer-norm derivation, in derive.writeup's document model.
+"""The write-up of a batch-norm or layer-norm derivation, in derive.writeup.document's document model.
 
 Pure functions: NormalizationGradients, the proof results and (optionally) the numeric table in,
-a derive.writeup.Document out, printed by derive.render_latex and derive.render_markdown as the
+a derive.writeup.document.Document out, printed by derive.writeup.latex and derive.writeup.markdown as the
 network write-ups are, and by page_html here (the network page's badges and rejected candidates
 have no counterpart for a single layer).
 """
@@ -15,7 +15,7 @@ import sympy as sp
 
 from derive.normalization.derivation import NormalizationGradients, PathTerm
 from derive.normalization.proofs import ProofResult
-from derive.writeup import Document, Equation, Items, NumericTable, Section, Table, Text, format_error
+from derive.writeup.document import (Document, Equation, Items, NumericTable, Section, Table, Text, format_error)
 
 # Each path's chain-rule sum, as the student writes it before any partial is taken: (LaTeX, prose).
 PATH_CHAIN_RULE = {
@@ -138,8 +138,8 @@ def proofs_section(proofs: tuple[ProofResult, ...]) -> Section:
             "randomized GF(p)": "inner product with a random direction against forward-mode dual numbers, "
                                 "exactly in GF(2^61 - 1), at N x D = 64 x 32",
             "index level": "chain-rule sum minus the matrix form, collapsed at symbolic N and D"}
-    rows = tuple((proof.method, what.get(proof.method, ""), ", ".join(proof.checked) if proof.ok else "none",
-                  "holds" if proof.ok else f"FAILS: {proof.first_failure}") for proof in proofs)
+    rows = tuple((proof.method, what.get(proof.method, ""), ", ".join(proof.checked) if proof.holds else "none",
+                  "holds" if proof.holds else f"FAILS: {proof.first_failure}") for proof in proofs)
     return Section("Proofs", (
         Text("Each gradient is proved three ways; the test suite plants mistakes in the formulas and "
              "shows that each proof catches them."),
@@ -152,7 +152,7 @@ def numeric_section(numeric: NumericTable) -> Section:
     verdict = "agree" if numeric.agree else "DISAGREE"
     return Section("Numbers", (
         Text(f"At {numeric.point}, three routes: the derived matrix forms evaluated in float64, a hand-written "
-             "NumPy backward (checks/norm_reference.py, the staged graph walked backwards, NumPy only), and "
+             "NumPy backward (checks/handwritten/normalization.py, the staged graph walked backwards, NumPy only), and "
              "five-point central finite differences. Each cell is cs231n's relative error, "
              "$\\max |a - b| / \\max(10^{-8}, |a| + |b|)$; the routes " + verdict + "."),
         Table(("gradient",) + numeric.columns, rows, "l" + "c" * len(numeric.columns))))
@@ -181,12 +181,11 @@ def build_document(gradients: NormalizationGradients, proofs: tuple[ProofResult,
 
 
 def page_html(document: Document, pictures: tuple = ()) -> str:
-    """The document as one self-contained page, with derive.render_html's blocks, style and policy.
+    """The document as one self-contained page, with derive.writeup.html's blocks, style and policy.
 
-    pictures: derive.html_pictures.Picture objects (the staged graph), shown before the sections.
+    pictures: derive.writeup.pictures.Picture objects (the staged graph), shown before the sections.
     """
-    from derive import render_html
-
+    from derive.writeup import html as render_html
     parts = []
     if pictures:
         parts.append(render_html._section(None, "Pictures", "\n".join(render_html._figure(p) for p in pictures),

@@ -1,0 +1,1 @@
+"""Data and parameter files read from the command line, with their limits."""

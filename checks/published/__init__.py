@@ -1,0 +1,1 @@
+"""Published figures (Mazur, Ng, seed 004) reproduced and compared."""

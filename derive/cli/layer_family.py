@@ -1,0 +1,80 @@
+"""What one family of layers brings to `--layer`: its names, its options and its four handlers.
+
+A family (the normalisation layers, convolution and pooling, recurrence, attention) is one entry in
+derive/cli/layers.py's FAMILIES. Nothing else on the command line knows a family by name: the
+shell adds every family's options to derive, check, verify and graph, and hands the parsed
+arguments to the handler of the family that owns the chosen --layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+COMMANDS = ("derive", "check", "verify", "graph")
+
+class LayerOptionError(ValueError):
+    """--layer and its options that do not describe a layer we derive."""
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class LayerOption:
+    """One command-line option that only means something with --layer NAME of its family.
+
+    Its argparse default is always None (or False for a flag), so that the shell can tell "given"
+    from "not given" and refuse options of another family; `default` is filled in afterwards.
+    """
+    flags: tuple[str, ...]          # ("--stride",) or ("-N",)
+    dest: str                       # attribute on the parsed arguments
+    help: str
+    type: Callable[[str], Any] | None = None
+    default: Any = None             # filled in when the option was not given
+    flag: bool = False              # store_true
+    metavar: str | None = None
+    commands: tuple[str, ...] = COMMANDS[:3]
+
+
+@dataclass(frozen=True)
+class LayerWriteUp:
+    """What writing one layer's derivation produced, for the shell to print and the goldens to list."""
+    written: tuple[Path, ...]
+    summary: tuple[str, ...]  # the lines printed by `backprop derive --layer`
+    ok: bool                  # every proof holds and the numeric routes agree (and pdf, if asked, built)
+
+
+@dataclass(frozen=True)
+class LayerFamily:
+    """One family of layers on the command line.
+
+    names: the --layer values it owns (["batchnorm", "layernorm"]).
+    derive/check/verify/graph: handlers (args) -> exit code; None where the family has none.
+    goldens: (folder under output/, layer name) pairs `tools/refresh_golden.py` writes with the
+        family's default options, through `write_golden`.
+    write_golden(name, folder, formats) -> LayerWriteUp: the report (derive, prove, check, document,
+        files) that both `backprop derive --layer` and the golden refresh call.
+    """
+    names: tuple[str, ...]
+    summary: str
+    options: tuple[LayerOption, ...] = ()
+    derive: Handler | None = None
+    check: Handler | None = None
+    verify: Handler | None = None
+    graph: Handler | None = None
+    goldens: tuple[tuple[str, str], ...] = ()
+    write_golden: Callable[[str, Path, tuple[str, ...]], LayerWriteUp] | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def handler(self, command: str) -> Handler | None:
+        return getattr(self, command)
+
+
+def fill_defaults(args: argparse.Namespace, family: LayerFamily) -> None:
+    """Sets each of the family's options that was not given to its default."""
+    for option in family.options:
+        if getattr(args, option.dest, None) in (None, False) and option.default is not None:
+            setattr(args, option.dest, option.default)

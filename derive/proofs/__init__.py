@@ -1,0 +1,1 @@
+"""The proofs that a found formula is SymPy's derivative: entrywise, randomized over GF(p), local identities, index level."""
