@@ -14,13 +14,14 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 
 from bench import check_cost, derivation_scaling, end_to_end, generated_code  # noqa: E402
 from bench import normalization_timing  # noqa: E402  (issue 13: the normalisation layers' row)
+from bench import attention_timing  # noqa: E402  (issue 17: the attention block's row)
 from bench import convolution_timing  # noqa: E402  (issue 15: convolution and pooling)
 from bench import recurrence_timing  # noqa: E402  (issue 16: the recurrent layers' rows)
 from derive.progress import progress  # noqa: E402
 
 SECTIONS = {"derivation": derivation_scaling, "generated-code": generated_code, "check-cost": check_cost,
             "end-to-end": end_to_end, "normalization": normalization_timing,
-            "convolution": convolution_timing, "recurrence": recurrence_timing}
+            "convolution": convolution_timing, "recurrence": recurrence_timing, "attention": attention_timing}
 
 
 def main(argv: list[str] | None = None) -> int:

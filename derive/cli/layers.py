@@ -19,6 +19,7 @@ FAMILIES = (
     "derive.cli.layer_norm",
     "derive.cli.layer_recurrence",
     "derive.cli.layer_convolution",
+    "derive.cli.layer_attention",
 )
 
 
