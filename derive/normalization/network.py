@@ -82,8 +82,8 @@ def donor_spec(net: NormNet, hidden: str):
 
 
 def _describe(spec) -> str:
-    return (f"derivation_of({'-'.join(map(str, spec.sizes))}, {spec.activation} hidden, {spec.output_activation} "
-            f"output, {spec.cost}, {spec.reduction})")
+    hidden, output = spec.activations[0], spec.activations[-1]
+    return f"derivation_of({'-'.join(map(str, spec.sizes))}, {hidden}, {output}, {spec.cost}, {spec.reduction})"
 
 
 def _output_piece(derivation: Derivation, source: str) -> tuple[Piece, str]:

@@ -130,6 +130,8 @@ def build_net(text: str, inputs: int, examples: int, cost: str = "half_sse", red
             layers.append(layer)
         else:
             layers.append(NetActivation(layer_text.name, width))
+    if not isinstance(layers[-1], NetActivation):  # the output step reads an output activation: identity
+        layers.append(NetActivation("identity", width))
     output = layers[-1]
     if isinstance(output, NetActivation) and output.activation == "softmax":
         if output.features < 2:
