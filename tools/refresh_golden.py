@@ -33,6 +33,8 @@ TEXT_FORMATS = ("tex", "md", "html")
 from derive.cli.layers import families  # noqa: E402
 
 GOLDEN_LAYERS = tuple(folder for family in families() for folder, _ in family.goldens)
+# A network with batch norm (`backprop derive --net ...`): (folder, net text, inputs D, examples N).
+GOLDEN_NETS = (("bnnet-2-3-bn-relu-2-softmax", "dense(3) batchnorm relu dense(2) softmax", 2, 3),)
 
 
 def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
@@ -45,6 +47,18 @@ def refresh(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS
         if result.pdf is not None and result.pdf.pdf is None:
             print(f"{name}: {result.pdf.message}", file=sys.stderr)
     written += refresh_layers(out, formats)
+    written += refresh_nets(out, formats)
+    return written
+
+
+def refresh_nets(out: Path = ROOT / "output", formats: tuple[str, ...] = TEXT_FORMATS + ("pdf",)) -> list[Path]:
+    """Writes the write-ups of the nets with norms (GOLDEN_NETS)."""
+    from checks.normalization.network_report import write_network_derivation
+    from derive.program.norm_net import build_net
+
+    written = []
+    for folder, text, inputs, examples in GOLDEN_NETS:
+        written += write_network_derivation(build_net(text, inputs, examples), out / folder, formats)[0]
     return written
 
 

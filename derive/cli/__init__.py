@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "derive.cli.graph",
     "derive.cli.verify",
     "derive.cli.layers",  # last: adds --layer to derive, check and verify (normalisation layers)
+    "derive.cli.net",  # after layers: adds --net (a network with norms) to derive and check
 )
 
 EXIT_OK = 0
