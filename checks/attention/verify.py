@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from checks.diagnose.layer_verdict import ContractError, closing_line
 from checks.diagnose.time_limit import TimeUp, time_limit
 
 DEFAULT_TOLERANCE = 1e-9  # of each output's largest derived entry; rounding is ~1e-15
@@ -26,10 +27,6 @@ DEFAULT_TIMEOUT = 30.0
 POINTS = ((5, 4, 3, True), (4, 6, 2, False), (6, 5, 4, True))
 EMBEDDING_POINTS = ((7, 5, 3), (6, 4, 2))  # (T, vocabulary, width): more tokens than words, so repeats
 ATTENTION_OUTPUTS = ("dX", "dW_q", "dW_k", "dW_v", "dW_o")
-
-
-class ContractError(ValueError):
-    """A function whose outputs do not fit its layer's contract."""
 
 
 @dataclass(frozen=True)
@@ -57,13 +54,7 @@ class VerifyVerdict:
             wrong = [o for o, e in point.errors.items() if e > self.tolerance]
             lines.append(f"  {point.description}: " + ", ".join(f"{o} {e:.1e}" for o, e in point.errors.items())
                          + (f"  DIFFERS: {', '.join(wrong)}" if wrong else ""))
-        if self.passed:
-            lines.append("verdict: agrees with the derived gradients at every point")
-        elif self.mistakes:
-            lines.append("verdict: DIFFERS; the numbers are reproduced by: "
-                         + "; ".join(f"{name} ({what})" for name, what in self.mistakes))
-        else:
-            lines.append("verdict: DIFFERS; no catalogued mistake reproduces the numbers")
+        lines.append(closing_line(self.passed, self.mistakes))
         return "\n".join(lines)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from checks.diagnose.layer_verdict import ContractError, closing_line
 from checks.convolution.check import default_point
 from checks.diagnose.time_limit import TimeUp, time_limit
 from derive.convolution import numeric
@@ -35,16 +36,6 @@ POINTS = {
     "maxpool": ((2, 3, (6, 6), (2, 2), 2, 0, 1), (1, 2, (7, 7), (3, 3), 2, 0, 1)),
     "avgpool": ((2, 3, (6, 6), (2, 2), 2, 0, 1), (1, 2, (7, 7), (3, 3), 2, 0, 1)),
 }
-
-
-class ContractError(ValueError):
-    """A function whose outputs do not fit the contract (or that raised, or ran past its time)."""
-
-
-def check_timeout(timeout) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise ContractError(f"--timeout must be a finite number of seconds greater than 0, got {timeout!r}")
-    return float(timeout)
 
 
 @dataclass(frozen=True)
@@ -79,13 +70,7 @@ class Verdict:
             wrong = [o for o, e in point.errors.items() if e > self.tolerance]
             lines.append(f"  point {index} ({describe_layer(point.layer)}): {figures}"
                          + (f"  DIFFERS: {', '.join(wrong)}" if wrong else ""))
-        if self.passed:
-            lines.append("verdict: agrees with the derived gradients at every point")
-        elif self.mistakes:
-            lines.append("verdict: DIFFERS; the numbers are reproduced by: "
-                         + "; ".join(f"{name} ({what})" for name, what in self.mistakes))
-        else:
-            lines.append("verdict: DIFFERS; no catalogued mistake reproduces the numbers")
+        lines.append(closing_line(self.passed, self.mistakes))
         return "\n".join(lines)
 
 

@@ -14,11 +14,11 @@ function's numbers are named.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from checks.diagnose.layer_verdict import ContractError, closing_line
 from checks.diagnose.time_limit import TimeUp, time_limit
 
 # relative to each output's largest entry: rounding in a correct float64 backward is ~1e-15; a
@@ -33,17 +33,6 @@ OUTPUTS = ("dx", "dgamma", "dbeta")
 # checks/diagnose/user_function.py): a backward of a 7 x 7 batch takes microseconds, so only a hang reaches it
 DEFAULT_TIMEOUT = 30.0
 _DERIVED_NAMES = {"dx": "dX", "dgamma": "dgamma", "dbeta": "dbeta"}
-
-
-class ContractError(ValueError):
-    """A function whose outputs do not fit fn(x, gamma, beta, dout, eps) -> (dx, dgamma, dbeta)."""
-
-
-def check_timeout(timeout) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
-            or timeout <= 0:
-        raise ContractError(f"--timeout must be a finite number of seconds greater than 0, got {timeout!r}")
-    return float(timeout)
 
 
 @dataclass(frozen=True)
@@ -76,13 +65,7 @@ class LayerVerdict:
             wrong = [o for o in OUTPUTS if point.errors[o] > self.tolerance]
             lines.append(f"  point {point.index} (N x D = {point.shape[0]} x {point.shape[1]}, eps = {point.epsilon:g}): "
                          f"{figures}" + (f"  DIFFERS: {', '.join(wrong)}" if wrong else ""))
-        if self.passed:
-            lines.append("verdict: agrees with the derived gradients at every point")
-        elif self.mistakes:
-            lines.append("verdict: DIFFERS; the numbers are reproduced by: "
-                         + "; ".join(f"{name} ({what})" for name, what in self.mistakes))
-        else:
-            lines.append("verdict: DIFFERS; no catalogued mistake reproduces the numbers")
+        lines.append(closing_line(self.passed, self.mistakes))
         return "\n".join(lines)
 
 

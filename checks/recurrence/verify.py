@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from checks.diagnose.layer_verdict import ContractError, closing_line
 from checks.recurrence import reference
 from checks.diagnose.time_limit import TimeUp, time_limit
 
@@ -27,10 +28,6 @@ DEFAULT_TIMEOUT = 30.0
 # h_{t-1} all move the numbers; D != H so that a transposed weight cannot broadcast by accident
 POINTS = ((2, 4, 3, 5), (3, 5, 4, 3), (1, 6, 2, 4))
 OUTPUTS = ("dx", "dh0", "dWx", "dWh", "db")
-
-
-class ContractError(ValueError):
-    """A function whose outputs do not fit fn(x, h0, Wx, Wh, b, dh) -> (dx, dh0, dWx, dWh, db)."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +59,7 @@ class SequenceFunctionVerdict:
             wrong = [o for o in OUTPUTS if point.errors[o] > self.tolerance]
             lines.append(f"  point {point.index} (N = {N}, T = {T}, D = {D}, H = {H}): {figures}"
                          + (f"  DIFFERS: {', '.join(wrong)}" if wrong else ""))
-        if self.passed:
-            lines.append("verdict: agrees with the derived backprop through time at every point")
-        elif self.mistakes:
-            lines.append("verdict: DIFFERS; the numbers are reproduced by: "
-                         + "; ".join(f"{name} ({what})" for name, what in self.mistakes))
-        else:
-            lines.append("verdict: DIFFERS; no catalogued mistake reproduces the numbers")
+        lines.append(closing_line(self.passed, self.mistakes, "the derived backprop through time"))
         return "\n".join(lines)
 
 

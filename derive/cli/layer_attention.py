@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp
+from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary
 
 LAYERS = ("attention", "residual", "embedding")
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
@@ -189,17 +189,8 @@ def run_derive(args: argparse.Namespace) -> int:
     folder = check_writable_folder(Path(args.out) / name, "derivation.tex")
     written, proofs, verdict, pdf = write_layer_derivation(args.layer, folder, formats, tokens, width,
                                                            args.attention_heads, args.causal, args.vocab)
-    print(f"{args.layer}: every gradient found from the forward pass")
-    print("  proofs: " + "; ".join(p.text() for p in proofs))
-    worst = max(e for c in verdict.comparisons for e in c.errors)
-    print(f"  numeric: derived, hand-written and finite differences {'agree' if verdict.agree else 'DISAGREE'} "
-          f"(worst cs231n relative error {worst:.1e})")
-    if pdf is not None and pdf.pdf is None and not any(p.suffix == ".pdf" for p in written):
-        print(f"  pdf: {pdf.message}")
-    if written:
-        print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
-    failed = not all(p.holds for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)
-    return EXIT_FAILED_CHECK if failed else EXIT_OK
+    return derive_summary(f"{args.layer}: every gradient found from the forward pass", proofs, verdict, pdf, written,
+                          folder)
 
 
 # ------------------------------------------------------------------------------ check
@@ -235,7 +226,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from checks.attention.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, verify_function
-    from checks.normalization.verify import check_timeout
+    from checks.diagnose.layer_verdict import check_timeout
     from derive.cli.verify import load_function
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp
+from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary
 
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
 STEM = "derivation"
@@ -157,17 +157,8 @@ def run_derive(args: argparse.Namespace) -> int:
     from checks.convolution.check import describe_layer
 
     what = "dX, dW, db" if layer.is_convolution else "dX"
-    print(f"{describe_layer(layer)}: {what} found from the forward pass")
-    print("  proofs: " + "; ".join(p.text() for p in proofs))
-    worst = max(e for c in verdict.comparisons for e in c.errors)
-    print(f"  numeric: derived, hand-written and finite differences {'agree' if verdict.agree else 'DISAGREE'} "
-          f"(worst cs231n relative error {worst:.1e})")
-    if pdf is not None and pdf.pdf is None and not any(p.suffix == ".pdf" for p in written):
-        print(f"  pdf: {pdf.message}")
-    if written:
-        print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
-    failed = not all(p.holds for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)
-    return EXIT_FAILED_CHECK if failed else EXIT_OK
+    return derive_summary(f"{describe_layer(layer)}: {what} found from the forward pass", proofs, verdict, pdf,
+                          written, folder)
 
 
 # ------------------------------------------------------------------------------ check
@@ -270,7 +261,8 @@ def run_check(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     if args.layer == NETWORK:
         raise LayerOptionError(f"backprop verify has no --layer {NETWORK}: verify one layer's backward")
-    from checks.convolution.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, check_timeout, verify_function
+    from checks.convolution.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, verify_function
+    from checks.diagnose.layer_verdict import check_timeout
     from derive.cli.verify import load_function
 
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance

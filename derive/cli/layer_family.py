@@ -80,3 +80,28 @@ def fill_defaults(args: argparse.Namespace, family: LayerFamily) -> None:
         # `is`, not `in (None, False)`: a given 0 equals False and must stay given (then be refused)
         if (given is None or given is False) and option.default is not None:
             setattr(args, option.dest, option.default)
+
+
+def derive_summary(heading: str, proofs, verdict, pdf, written, folder: Path, numeric: str = "numeric") -> int:
+    """What `backprop derive --layer` prints after writing, for every family; returns the exit code.
+
+    proofs hold, verdict.comparisons carry cs231n relative errors, pdf is the compile result.
+    """
+    print(heading)
+    print("  proofs: " + "; ".join(p.text() for p in proofs))
+    worst = max(e for c in verdict.comparisons for e in c.errors)
+    print(f"  {numeric}: derived, hand-written and finite differences {'agree' if verdict.agree else 'DISAGREE'} "
+          f"(worst cs231n relative error {worst:.1e})")
+    if pdf is not None and pdf.pdf is None and not any(p.suffix == ".pdf" for p in written):
+        print(f"  pdf: {pdf.message}")
+    if written:
+        print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
+    failed = not all(p.holds for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)
+    return 1 if failed else 0
+
+
+def refuse_network_graph_options(args: argparse.Namespace) -> None:
+    """graph --layer draws the layer's own forward pass: an expression, --at or --network does not go with it."""
+    for given, flag in ((args.expression, "an expression"), (args.at, "--at"), (args.network, "--network")):
+        if given:
+            raise LayerOptionError(f"{flag} does not go with --layer: the layer's graph is drawn from its forward pass")

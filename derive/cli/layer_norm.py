@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from checks.normalization.report import write_layer_derivation
-from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp
+from derive.cli.layer_family import (LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary,
+                                     refuse_network_graph_options)
 
 # layer name on the command line -> derive_normalization's kind
 LAYERS = {"batchnorm": "batch", "layernorm": "layer"}
@@ -71,17 +72,8 @@ def run_derive(args: argparse.Namespace) -> int:
     folder = check_writable_folder(Path(args.out) / name, f"{STEM}.tex")
     written, proofs, verdict, pdf = write_layer_derivation(kind, folder, formats, N, D, args.unbiased, epsilon)
     variance = "unbiased" if args.unbiased else "biased"
-    print(f"{args.layer}: {kind} norm, {variance} variance, dX, dgamma, dbeta found from the forward pass")
-    print("  proofs: " + "; ".join(p.text() for p in proofs))
-    worst = max(e for c in verdict.comparisons for e in c.errors)
-    print(f"  numeric (N x D = {N} x {D}): derived, hand-written and finite differences "
-          f"{'agree' if verdict.agree else 'DISAGREE'} (worst cs231n relative error {worst:.1e})")
-    if pdf is not None and pdf.pdf is None and not any(p.suffix == ".pdf" for p in written):
-        print(f"  pdf: {pdf.message}")
-    if written:
-        print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
-    failed = not all(p.holds for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)
-    return EXIT_FAILED_CHECK if failed else EXIT_OK
+    return derive_summary(f"{args.layer}: {kind} norm, {variance} variance, dX, dgamma, dbeta found from the forward "
+                          "pass", proofs, verdict, pdf, written, folder, numeric=f"numeric (N x D = {N} x {D})")
 
 
 # ------------------------------------------------------------------------------ check
@@ -126,7 +118,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """`backprop verify FILE.py:fn --layer NAME`: fn(x, gamma, beta, dout, eps) -> (dx, dgamma, dbeta)."""
-    from checks.normalization.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, check_timeout, verify_layer_function
+    from checks.diagnose.layer_verdict import check_timeout
+    from checks.normalization.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, verify_layer_function
     from derive.cli.verify import load_function
 
     kind = layer_kind(args.layer)
@@ -156,9 +149,7 @@ def run_graph(args: argparse.Namespace) -> int:
     from derive.writeup.output_files import check_name, check_writable_folder, write_files
 
     kind = layer_kind(args.layer)
-    for given, flag in ((args.expression, "an expression"), (args.at, "--at"), (args.network, "--network")):
-        if given:
-            raise LayerOptionError(f"{flag} does not go with --layer: the layer's graph is drawn from its forward pass")
+    refuse_network_graph_options(args)
     formats = parse_formats(args.formats) if args.formats is not None else GRAPH_FORMATS
     if set(formats) - set(GRAPH_FORMATS):
         raise LayerOptionError(f"--layer draws {' and '.join(GRAPH_FORMATS)} only, got --formats {args.formats}")

@@ -18,7 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp
+from derive.cli.layer_family import (LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary,
+                                     refuse_network_graph_options)
 
 KINDS = {"rnn": "rnn", "lstm": "lstm"}
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
@@ -133,16 +134,9 @@ def run_derive(args: argparse.Namespace) -> int:
     written, proofs, verdict, pdf = write_layer_derivation(args.layer, folder, formats, steps, _convention(args),
                                                            activation)
     layer = f"Elman RNN ({activation})" if kind == "rnn" else "LSTM"
-    print(f"{args.layer}: {layer}, {_convention(args)} convention, backprop through time found from the forward pass")
-    print("  proofs: " + "; ".join(p.text() for p in proofs))
-    worst = max(e for c in verdict.comparisons for e in c.errors)
-    print(f"  numeric (cs231n's point, T = 10): derived, hand-written and finite differences "
-          f"{'agree' if verdict.agree else 'DISAGREE'} (worst cs231n relative error {worst:.1e})")
-    if pdf is not None and pdf.pdf is None and not any(p.suffix == ".pdf" for p in written):
-        print(f"  pdf: {pdf.message}")
-    print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
-    failed = not all(p.holds for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)
-    return EXIT_FAILED_CHECK if failed else EXIT_OK
+    return derive_summary(f"{args.layer}: {layer}, {_convention(args)} convention, backprop through time found from "
+                          "the forward pass", proofs, verdict, pdf, written, folder,
+                          numeric="numeric (cs231n's point, T = 10)")
 
 
 # ------------------------------------------------------------------------------ check
@@ -186,7 +180,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from checks.recurrence.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, verify_sequence_function
-    from checks.normalization.verify import check_timeout
+    from checks.diagnose.layer_verdict import check_timeout
     from derive.cli.verify import load_function
 
     kind = KINDS[args.layer]
@@ -217,9 +211,7 @@ def run_graph(args: argparse.Namespace) -> int:
     steps = _steps(args, DERIVE_STEPS[kind])
     if steps > 12:
         raise LayerOptionError(f"--steps {steps}: the unrolled graph is drawn for T <= 12")
-    for given, flag in ((args.expression, "an expression"), (args.at, "--at"), (args.network, "--network")):
-        if given:
-            raise LayerOptionError(f"{flag} does not go with --layer: the layer's graph is drawn from its forward pass")
+    refuse_network_graph_options(args)
     formats = parse_formats(args.formats) if args.formats is not None else GRAPH_FORMATS
     if set(formats) - set(GRAPH_FORMATS):
         raise LayerOptionError(f"--layer draws {' and '.join(GRAPH_FORMATS)} only, got --formats {args.formats}")
