@@ -7,7 +7,7 @@ from pathlib import Path
 from checks.normalization.network_check import PAIRS, check_network, random_point
 from derive.normalization.network_proof import prove_network
 from derive.normalization.network_writeup import build_network_document
-from derive.normalization.writeup import page_html
+from derive.writeup.html import page_html
 from derive.program.norm_net import NormNet
 from derive.writeup.document import Table, format_error
 from derive.writeup.files import write_document

@@ -7,7 +7,8 @@ from pathlib import Path
 from checks.normalization.check import PAIRS, ROUTE_TITLES, check_layer, cs231n_point
 from derive.normalization import derive_normalization, prove_all
 from derive.normalization.graph import staged_picture
-from derive.normalization.writeup import build_document, number_latex, page_html
+from derive.normalization.writeup import build_document, number_latex
+from derive.writeup.html import page_html
 from derive.writeup.document import NumericTable
 from derive.writeup.files import write_document
 

@@ -152,7 +152,7 @@ def write_layer_derivation(layer: str, folder: Path, formats: tuple[str, ...], t
     from derive.attention.proofs import prove_all, prove_flash_identity
     from derive.attention.writeup import build_document
     from derive.writeup.files import write_document
-    from derive.normalization.writeup import page_html
+    from derive.writeup.html import page_html
 
     program = _program(layer)
     proofs = prove_all(program)

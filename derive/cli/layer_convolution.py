@@ -125,7 +125,7 @@ def write_network_derivation(net, folder: Path, formats: tuple[str, ...]):
     from checks.convolution.network_check import check_network, default_network_point
     from derive.writeup.files import write_document
     from derive.convolution.network_writeup import build_network_document
-    from derive.normalization.writeup import page_html
+    from derive.writeup.html import page_html
 
     verdict = check_network(default_network_point(net))
     document = build_network_document(net, verdict, ROUTE_TITLES, PAIRS, (-12, -8, -8))

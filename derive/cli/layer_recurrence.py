@@ -86,7 +86,7 @@ def write_layer_derivation(name: str, folder: Path, formats: tuple[str, ...], st
     """Derives, proves and checks one layer and writes its document; returns (written, proofs, verdict, pdf)."""
     from checks.recurrence.check import PAIRS, ROUTE_TITLES, check_sequence, cs231n_point
     from derive.writeup.files import write_document
-    from derive.normalization.writeup import page_html
+    from derive.writeup.html import page_html
     from derive.writeup.output_files import write_files
     from derive.recurrence.derivation import derive_recurrence
     from derive.recurrence.graph import unrolled_picture

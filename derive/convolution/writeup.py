@@ -332,12 +332,12 @@ def build_document(gradients: LayerGradients, layer: ConvolutionLayer, forms, pr
 
 def page_html(document: Document, with_matrix: bool) -> str:
     from derive.writeup.pictures import Picture
-    from derive.normalization.writeup import page_html as normalization_page
+    from derive.writeup.html import page_html as layer_page
 
     pictures = (Picture(f"M transposed for a {MATRIX_SIZE} x {MATRIX_SIZE} input and a {MATRIX_KERNEL} x "
                         f"{MATRIX_KERNEL} kernel (padding {MATRIX_PADDING}): the outlined column, output y00, holds "
                         f"the kernel entries uv in order; the orange row, input x"
                         f"{HIGHLIGHTED_INPUT[0]}{HIGHLIGHTED_INPUT[1]}, holds them backwards",
                         matrix_svg()),) if with_matrix else ()
-    return normalization_page(document, pictures)
+    return layer_page(document, pictures)
 

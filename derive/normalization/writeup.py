@@ -8,7 +8,6 @@ have no counterpart for a single layer).
 
 from __future__ import annotations
 
-import html
 import re
 
 import sympy as sp
@@ -178,28 +177,6 @@ def build_document(gradients: NormalizationGradients, proofs: tuple[ProofResult,
         sections.append(numeric_section(numeric))
     title = f"Backpropagation through {gradients.layer.name}, derived and proved"
     return Document(title, describe(gradients), tuple(sections))
-
-
-def page_html(document: Document, pictures: tuple = ()) -> str:
-    """The document as one self-contained page, with derive.writeup.html's blocks, style and policy.
-
-    pictures: derive.writeup.pictures.Picture objects (the staged graph), shown before the sections.
-    """
-    from derive.writeup import html as render_html
-    parts = []
-    if pictures:
-        parts.append(render_html._section(None, "Pictures", "\n".join(render_html._figure(p) for p in pictures),
-                                          "pictures"))
-    for number, section in enumerate(document.sections, start=1):
-        body = "\n".join(render_html._block(block) for block in section.blocks)
-        parts.append(render_html._section(number, section.title, body, f"section-{number}"))
-    title = html.escape(document.title)
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f'<meta http-equiv="Content-Security-Policy" content="{render_html.CONTENT_SECURITY_POLICY}">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n<style>{render_html._STYLE}</style>\n</head>\n<body>\n"
-            f"<h1>{title}</h1>\n<p>{render_html.inline(document.summary)}</p>\n" + "\n".join(parts)
-            + "\n</body>\n</html>\n")
 
 
 def number_latex(value: float) -> str:

@@ -187,3 +187,25 @@ def document_html(document: Document, derivation: Derivation, pictures: tuple[Pi
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
             f"<h1>{title}</h1>\n<p>{inline(document.summary)}</p>\n" + "\n".join(parts) + "\n</body>\n</html>\n")
+
+
+def page_html(document: Document, pictures: tuple = ()) -> str:
+    """A layer family's document as one self-contained page: this module's blocks, style and policy,
+    without the network page's badges and rejected candidates.
+
+    pictures: derive.writeup.pictures.Picture objects (the staged graph), shown before the sections.
+    """
+    parts = []
+    if pictures:
+        parts.append(_section(None, "Pictures", "\n".join(_figure(p) for p in pictures),
+                                          "pictures"))
+    for number, section in enumerate(document.sections, start=1):
+        body = "\n".join(_block(block) for block in section.blocks)
+        parts.append(_section(number, section.title, body, f"section-{number}"))
+    title = html.escape(document.title)
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+            f"<h1>{title}</h1>\n<p>{inline(document.summary)}</p>\n" + "\n".join(parts)
+            + "\n</body>\n</html>\n")
