@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from derive.backward.kronecker import sum_out_deltas
+
 ROW, COL = "row", "col"
 N, D = sp.symbols("N D", integer=True, positive=True)
 SIZE = {ROW: N, COL: D}
@@ -83,20 +85,7 @@ def _terms(expression: sp.Expr) -> list[Term]:
 def collapse(term: Term) -> Term:
     """Rules 2 and 3: sum out every Kronecker delta on a summation index, then count empty sums."""
     coefficient, indices = term.coefficient, dict(term.indices)
-    progressed = True
-    while progressed:
-        progressed = False
-        for delta in sp.Mul.make_args(coefficient):
-            if not isinstance(delta, sp.KroneckerDelta):
-                continue
-            a, b = delta.args
-            bound, other = (a, b) if a in indices else (b, a) if b in indices else (None, None)
-            if bound is None:
-                continue
-            coefficient = coefficient.xreplace({bound: other})  # rebuilds, so [p = p] becomes 1
-            del indices[bound]
-            progressed = True
-            break
+    coefficient = sum_out_deltas(coefficient, indices)
     for index, axis in list(indices.items()):
         if not coefficient.has(index):
             coefficient *= SIZE[axis]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derive.backward.kronecker import sum_out_deltas
+
 _fresh = itertools.count()
 
 
@@ -58,20 +60,7 @@ def to_terms(expression: sp.Expr) -> list[Term]:
 def collapse_term(term: Term) -> Term:
     """Rules 2 and 3."""
     coefficient, limits = term.coefficient, {index: (low, high) for index, low, high in term.limits}
-    progressed = True
-    while progressed:
-        progressed = False
-        for delta in sp.Mul.make_args(coefficient):
-            if not isinstance(delta, sp.KroneckerDelta):
-                continue
-            a, b = delta.args
-            bound, other = (a, b) if a in limits else (b, a) if b in limits else (None, None)
-            if bound is None:
-                continue
-            coefficient = coefficient.xreplace({bound: other})  # [p = p] becomes 1
-            del limits[bound]
-            progressed = True
-            break
+    coefficient = sum_out_deltas(coefficient, limits)
     for index, (low, high) in list(limits.items()):
         if not coefficient.has(index):
             coefficient *= high - low + 1
