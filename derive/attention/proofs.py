@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+
+from derive.proofs.result import LayerProof
 
 from derive.attention import matrix_form as mf
 from derive.attention.derivation import Program, chain_rule, collapse_path, p, q
@@ -32,15 +33,7 @@ from derive.attention.numeric import BlockPoint, block_forward, causal_mask, eva
 from derive.proofs.modular import PRIME, inverse
 
 
-@dataclass(frozen=True)
-class ProofResult:
-    method: str
-    holds: bool
-    checked: tuple[str, ...]
-    first_failure: str | None = None
-
-    def text(self) -> str:
-        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
+ProofResult = LayerProof  # the families' proofs share one result kind (derive/proofs/result.py)
 
 
 # ---------------------------------------------------------------- entrywise, tiny sizes

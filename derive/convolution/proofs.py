@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+
+from derive.proofs.result import LayerProof
 
 from derive.convolution import numeric
 from derive.convolution.derivation import LayerGradients, collapse_terms
@@ -28,15 +29,7 @@ from derive.convolution.matrix_form import MatrixGradient, Weighted, find_matrix
 from derive.proofs.modular import PRIME, inverse, scalar
 
 
-@dataclass(frozen=True)
-class ProofResult:
-    method: str
-    holds: bool
-    checked: tuple[str, ...]
-    first_failure: str | None = None
-
-    def text(self) -> str:
-        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
+ProofResult = LayerProof  # the families' proofs share one result kind (derive/proofs/result.py)
 
 
 def _symbols(name: str, shape) -> np.ndarray:

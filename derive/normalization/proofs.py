@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+
+from derive.proofs.result import LayerProof
 
 from derive.proofs.modular import PRIME, inverse
 from derive.normalization import matrix_expression as mx
@@ -27,17 +28,7 @@ from derive.normalization.forward import EPSILON, GAMMA, G, S, XHAT
 from derive.normalization.index_calculus import COL, D, N, ROW, Placeholders, fresh_index
 
 
-@dataclass(frozen=True)
-class ProofResult:
-    """holds, and for a failure which gradient (and entry) and what was left over."""
-
-    method: str
-    holds: bool
-    checked: tuple[str, ...]
-    first_failure: str | None = None
-
-    def text(self) -> str:
-        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
+ProofResult = LayerProof  # the families' proofs share one result kind (derive/proofs/result.py)
 
 
 def _symbol_grid(name: str, rows: int, cols: int) -> np.ndarray:

@@ -42,3 +42,20 @@ class Proof:
     @property
     def failures(self) -> tuple[ProofCheck, ...]:
         return tuple(check for check in self.checks if not check.holds)
+
+
+@dataclass(frozen=True)
+class LayerProof:
+    """One proof of a layer family's gradients (normalization, convolution, recurrence, attention).
+
+    holds, and for a failure which gradient (and entry) and what was left over.
+    """
+
+    method: str
+    holds: bool
+    checked: tuple[str, ...]
+    first_failure: str | None = None
+
+    def text(self) -> str:
+        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds
+                                     else f"FAILS: {self.first_failure}")

@@ -18,10 +18,11 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
+
+from derive.proofs.result import LayerProof
 
 from derive.network.activations import opaque_pair
 from derive.proofs.modular import PRIME
@@ -33,15 +34,7 @@ from derive.recurrence.forward import D, H, M, STEP, T, UNIT, base
 from derive.recurrence.index_calculus import canonical, collapse, fresh
 
 
-@dataclass(frozen=True)
-class ProofResult:
-    method: str
-    holds: bool
-    checked: tuple[str, ...]
-    first_failure: str | None = None
-
-    def text(self) -> str:
-        return f"{self.method}: " + ("holds for " + ", ".join(self.checked) if self.holds else f"FAILS: {self.first_failure}")
+ProofResult = LayerProof  # the families' proofs share one result kind (derive/proofs/result.py)
 
 
 def output_names(derivation: RecurrenceDerivation) -> tuple[str, ...]:
