@@ -9,7 +9,6 @@ import argparse
 import hashlib
 from pathlib import Path
 
-from checks.report import write_derivation
 from derive.cli.spec_options import add_spec_options, spec_from_args
 from derive.network.naming import LatexNotation
 from derive.network.spec import XOR_SPEC, NetworkSpec
@@ -20,6 +19,14 @@ from derive.writeup.files import FORMATS, STEM
 from derive.writeup.output_files import OutputError, check_name, check_writable_folder
 
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
+
+
+def write_derivation(*args, **kwargs):
+    """checks.report.write_derivation, imported when a derivation is written: building the parser for
+    any other command does not load the numeric routes."""
+    from checks.report import write_derivation as write
+
+    return write(*args, **kwargs)
 
 
 def register(subparsers) -> None:

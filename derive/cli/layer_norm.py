@@ -17,7 +17,6 @@ import math
 import sys
 from pathlib import Path
 
-from checks.normalization.report import write_layer_derivation
 from derive.cli.layer_family import (LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary,
                                      refuse_network_graph_options)
 
@@ -70,6 +69,8 @@ def run_derive(args: argparse.Namespace) -> int:
         raise OutputError(f"--formats pdf needs {output_files.TEX_ENGINE}, which is not on PATH")
     name = check_name(args.name if args.name is not None else args.layer)
     folder = check_writable_folder(Path(args.out) / name, f"{STEM}.tex")
+    from checks.normalization.report import write_layer_derivation
+
     written, proofs, verdict, pdf = write_layer_derivation(kind, folder, formats, N, D, args.unbiased, epsilon)
     variance = "unbiased" if args.unbiased else "biased"
     return derive_summary(f"{args.layer}: {kind} norm, {variance} variance, dX, dgamma, dbeta found from the forward "
@@ -169,6 +170,8 @@ def run_graph(args: argparse.Namespace) -> int:
 
 def write_golden(name: str, folder: Path, formats: tuple[str, ...]) -> LayerWriteUp:
     """The golden write-up of `name` at cs231n's default sizes (tools/refresh_golden.py)."""
+    from checks.normalization.report import write_layer_derivation
+
     written, proofs, verdict, pdf = write_layer_derivation(layer_kind(name), folder, formats)
     summary = () if pdf is None or any(p.suffix == ".pdf" for p in written) else (pdf.message,)
     ok = all(p.holds for p in proofs) and verdict.agree
