@@ -24,7 +24,7 @@ def _import():
 def derive_and_prove() -> str:
     from derive.normalization import derive_normalization, prove_all
     results = prove_all(derive_normalization("batch"))
-    assert all(r.ok for r in results), [r.text() for r in results]
+    assert all(r.holds for r in results), [r.text() for r in results]
     return "; ".join(r.text() for r in results)
 
 
@@ -67,7 +67,7 @@ EVALUATION_SIZE = (256, 1024)
 def _derive_and_prove_kind(kind: str) -> str:
     from derive.normalization import derive_normalization, prove_all
     results = prove_all(derive_normalization(kind))
-    assert all(r.ok for r in results), [r.text() for r in results]
+    assert all(r.holds for r in results), [r.text() for r in results]
     return ""
 
 
