@@ -599,7 +599,7 @@ def _residual(observed: Mapping[str, np.ndarray], env: dict, outputs: Sequence[s
 
 def explain(spec: NetworkSpec, envs: Sequence[dict], observed: Sequence[Mapping[str, np.ndarray]],
             outputs: Sequence[str], tolerance: float = MATCH_TOLERANCE, max_combined: int = MAX_COMBINED,
-            seconds: float = SEARCH_SECONDS) -> Search:
+            seconds: float = SEARCH_SECONDS, within: frozenset[str] | None = None) -> Search:
     """The catalogue mistakes (alone, then two or three together) that reproduce the observed numbers.
 
     Single mistakes are all tried. Combinations are tried exhaustively while there are at most
@@ -614,12 +614,14 @@ def explain(spec: NetworkSpec, envs: Sequence[dict], observed: Sequence[Mapping[
         tolerance: see MATCH_TOLERANCE.
         max_combined: the most mistakes tried together.
         seconds: the time limit for the combined search.
+        within: only the mistakes that edit one of these assignments (the first wrong intermediate's
+            own formula, checks/diagnose/line_by_line.py); None: every mistake.
 
     Returns:
         A Search whose explanations use the fewest mistakes that reproduce every compared number.
     """
     scorer = _Scorer.of(spec, envs, observed, outputs, tolerance)
-    singles, scored = _single_mistakes(scorer, spec)
+    singles, scored = _single_mistakes(scorer, spec, within)
     found = tuple(Explanation(c) for c, result in scored if result[0])
     if found:
         return Search(found, len(scored), True)
@@ -683,11 +685,11 @@ class _Scorer:
         return matched, residual, effective
 
 
-def _single_mistakes(scorer: _Scorer, spec: NetworkSpec) -> tuple[dict, list]:
+def _single_mistakes(scorer: _Scorer, spec: NetworkSpec, within: frozenset[str] | None = None) -> tuple[dict, list]:
     """Every catalogue mistake alone: (its changes by mistake, [(mistakes, score)]) for those that matter."""
     singles, scored = {}, []
     for mistake in catalogue(spec):
-        if not mistake.touched & scorer.needed:
+        if not mistake.touched & scorer.needed or (within is not None and not mistake.touched & within):
             continue
         changes = scorer.changes_of((mistake,), {})
         result = scorer.score(changes) if changes is not None else None
