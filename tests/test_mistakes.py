@@ -20,7 +20,8 @@ UNIT_BIAS = {convention: NetworkSpec((2, 3, 2), ("tanh", "sigmoid"), cost="half_
              for convention in ("row", "column")}
 # Entries for one table entry's own rule apply to nets using it, not to SQUARE: they are planted in
 # tests/test_table_additions.py (leaky_relu's slope dropped, Huber's residual not clipped).
-OWN_SPEC_KEYS = frozenset({"derivative_of_other_activation", "residual_not_clipped"})
+# Ng's wrong bias row applies to bias-unit nets only: planted in both conventions below.
+OWN_SPEC_KEYS = frozenset({"derivative_of_other_activation", "residual_not_clipped", "bias_slice_wrong_end"})
 KEYS = tuple(entry.key for entry in mistakes.CATALOGUE if entry.key not in OWN_SPEC_KEYS)
 
 
@@ -185,3 +186,19 @@ def test_formulas_print_as_numpy_code(expression, text):
     formulas = formula_program.formula_set(parse_spec("2-3-1"))
     name = expression if expression.startswith("delta") else f"dJ_d{expression}"
     assert mistakes.formula_text(formulas.formula(name)) == text
+
+
+@pytest.mark.parametrize("convention", ["row", "column"])
+def test_the_wrong_bias_row_dropped_is_named_in_either_form(convention):
+    """Ng's (Theta2.T @ d3)[:-1] for [1:]: the edited program's delta2 is named as that mistake."""
+    import numpy as np
+    from checks.diagnose.calling import evaluation_points
+    from checks.diagnose.formula_program import formula_set, point_env, run
+
+    spec = UNIT_BIAS[convention]
+    wrong = next(m for m in mistakes.catalogue(spec) if m.key == "bias_slice_wrong_end")
+    edited = mistakes.apply_mistakes(formula_set(spec), [wrong])
+    envs = [point_env(spec, p.X, p.Y, p.params) for p in evaluation_points(spec, 2)]
+    observed = [{"delta2": np.asarray(run(edited, env)["delta2"])} for env in envs]
+    found = mistakes.explain(spec, envs, observed, ["delta2"], within=frozenset({"delta2"}))
+    assert [e.keys for e in found.explanations] == [("bias_slice_wrong_end",)]

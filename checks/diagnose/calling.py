@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from checks.diagnose.intermediates import split_intermediates
 from checks.diagnose.shape_reasoning import shape_reasoning
 from checks.inputs.data import random_data, random_params, xor_data
 from checks.diagnose.time_limit import TimeUp, time_limit
@@ -19,6 +20,9 @@ from derive.network.spec import NetworkSpec
 from checks.diagnose.contract import (CallingForm, Contract, ContractError, DEFAULT_POINTS, DEFAULT_TIMEOUT,
                                       FunctionTimeout, PLAIN, USER_NAME, canonical_output, output_label)
 
+
+# The key under which a call's values hold the intermediates it exposed (never an output's name).
+INTERMEDIATES = "intermediates"
 
 # ---------------------------------------------------------------------------------------------
 # Where the function is evaluated.
@@ -147,10 +151,16 @@ def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.
     except (Exception, SystemExit, KeyboardInterrupt) as error:
         raise ContractError(f"{name} {_raised(error, fn)} (called as {terms.describe()}, "
                             f"at {point.label})") from None
+    shown = None
+    if form.intermediates is not None:
+        result, shown = split_intermediates(result, fn, form.intermediates, name)
     values = _unpack(result, terms, name, form)
     low = any(_is_low_precision(v) for v in values)
-    return {output: _checked(value, output, index, terms, name)
-            for index, (output, value) in enumerate(zip(terms.outputs, values))}, low
+    checked = {output: _checked(value, output, index, terms, name)
+               for index, (output, value) in enumerate(zip(terms.outputs, values))}
+    if shown is not None:
+        checked[INTERMEDIATES] = {key: _real_array(value, f"{name}: intermediate {key}") for key, value in shown.items()}
+    return checked, low
 
 
 def _binds(fn: Callable, count: int) -> bool:

@@ -147,11 +147,15 @@ class CallingForm:
         outputs over the batch (Nielsen's backprop(x, y), which update_mini_batch sums).
     names: the user's name -> ours ("Theta1" -> "W1", "weights[0]" -> "W1"): for returned dict
         keys, and for the attributes set on a bound method's object before each call.
+    intermediates: None, or the function also exposes intermediates (z2, a2, delta3, ...: a dict
+        returned last, or checks.diagnose.intermediates.record), with the user's names -> ours
+        ("d3" -> "delta3"); () when it uses ours.
     """
 
     labels: int | None = None
     per_example: bool = False
     names: tuple[tuple[str, str], ...] = ()
+    intermediates: tuple[tuple[str, str], ...] | None = None
 
     def user_name(self, ours: str) -> str:
         return next((user for user, name in self.names if name == ours), ours)

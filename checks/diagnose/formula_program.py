@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache, singledispatch
 from typing import Callable, Mapping, Sequence
@@ -64,10 +65,11 @@ class FormulaSet:
 
 
 def assignment_of(output: str) -> str:
-    """The assignment holding a user-facing output: "cost" -> "J", "W1" -> "grad_W1", "delta2" -> "delta2"."""
+    """The assignment holding a user-facing output: "cost" -> "J", "W1" -> "grad_W1", "delta2" -> "delta2",
+    and the forward pass's "z2", "a2" as themselves."""
     if output == "cost":
         return "J"
-    if output.startswith("delta"):
+    if output.startswith("delta") or re.fullmatch(r"[za]\d+", output):
         return output
     return f"grad_{output}"
 

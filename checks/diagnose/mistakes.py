@@ -197,6 +197,32 @@ def product_order_swapped(formulas: FormulaSet) -> list[Mistake]:
                              _backward(formulas), rule)
 
 
+def bias_slice_wrong_end(formulas: FormulaSet) -> list[Mistake]:
+    """Ng's (Theta2.T @ d3)[1:] written [:-1]: the last unit's row dropped, where the bias unit's is row 0.
+
+    The derivation drops the bias unit's weights from W before the product (W2[:, 1:] in column
+    form, W2[1:, :] in row form), which equals slicing the product's row (column) 0 off; the
+    mistake keeps the bias unit's weights and drops the last unit's instead."""
+    if formulas.spec.bias != "unit":
+        return []
+    column = formulas.spec.convention == "column"
+
+    def rule(node):
+        if not isinstance(node, sp.MatrixSlice):
+            return
+        rows, columns = node.rowslice, node.colslice
+        kept = columns if column else rows
+        size = node.parent.shape[1] if column else node.parent.shape[0]
+        if tuple(int(x) for x in kept) != (1, size, 1):
+            return
+        wrong = node.parent[:, :size - 1] if column else node.parent[:size - 1, :]
+        name = formula_text(node.parent)
+        yield wrong, (f"(Theta.T @ delta)[:-1] drops the last unit's row; Ng's bias unit is {name}'s "
+                      f"{'column' if column else 'row'} 0: (Theta.T @ delta)[1:]")
+    return _rewrite_mistakes(formulas, "bias_slice_wrong_end", "the wrong bias row dropped", formulas.named("delta"),
+                             rule)
+
+
 def matmul_for_hadamard(formulas: FormulaSet) -> list[Mistake]:
     """A * B (entrywise) written as A @ B."""
     def rule(node):
@@ -513,6 +539,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
     CatalogueEntry("product_order_swapped", "matrix product order swapped", product_order_swapped),
     CatalogueEntry("matmul_for_hadamard", "@ written for the entrywise product *", matmul_for_hadamard),
     CatalogueEntry("hadamard_for_matmul", "entrywise * written for @", hadamard_for_matmul),
+    CatalogueEntry("bias_slice_wrong_end", "the wrong bias row dropped", bias_slice_wrong_end),
     CatalogueEntry("sign_flipped", "sign flipped", sign_flipped),
     CatalogueEntry("derivative_missing", "f' missing", derivative_missing),
     CatalogueEntry("derivative_of_activation", "f'(a) where f'(z) belongs", derivative_of_activation),
@@ -599,7 +626,7 @@ def _residual(observed: Mapping[str, np.ndarray], env: dict, outputs: Sequence[s
 
 def explain(spec: NetworkSpec, envs: Sequence[dict], observed: Sequence[Mapping[str, np.ndarray]],
             outputs: Sequence[str], tolerance: float = MATCH_TOLERANCE, max_combined: int = MAX_COMBINED,
-            seconds: float = SEARCH_SECONDS) -> Search:
+            seconds: float = SEARCH_SECONDS, within: frozenset[str] | None = None) -> Search:
     """The catalogue mistakes (alone, then two or three together) that reproduce the observed numbers.
 
     Single mistakes are all tried. Combinations are tried exhaustively while there are at most
@@ -614,12 +641,14 @@ def explain(spec: NetworkSpec, envs: Sequence[dict], observed: Sequence[Mapping[
         tolerance: see MATCH_TOLERANCE.
         max_combined: the most mistakes tried together.
         seconds: the time limit for the combined search.
+        within: only the mistakes that edit one of these assignments (the first wrong intermediate's
+            own formula, checks/diagnose/line_by_line.py); None: every mistake.
 
     Returns:
         A Search whose explanations use the fewest mistakes that reproduce every compared number.
     """
     scorer = _Scorer.of(spec, envs, observed, outputs, tolerance)
-    singles, scored = _single_mistakes(scorer, spec)
+    singles, scored = _single_mistakes(scorer, spec, within)
     found = tuple(Explanation(c) for c, result in scored if result[0])
     if found:
         return Search(found, len(scored), True)
@@ -683,11 +712,11 @@ class _Scorer:
         return matched, residual, effective
 
 
-def _single_mistakes(scorer: _Scorer, spec: NetworkSpec) -> tuple[dict, list]:
+def _single_mistakes(scorer: _Scorer, spec: NetworkSpec, within: frozenset[str] | None = None) -> tuple[dict, list]:
     """Every catalogue mistake alone: (its changes by mistake, [(mistakes, score)]) for those that matter."""
     singles, scored = {}, []
     for mistake in catalogue(spec):
-        if not mistake.touched & scorer.needed:
+        if not mistake.touched & scorer.needed or (within is not None and not mistake.touched & within):
             continue
         changes = scorer.changes_of((mistake,), {})
         result = scorer.score(changes) if changes is not None else None

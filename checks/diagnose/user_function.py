@@ -18,7 +18,8 @@ from derive.network.spec import NetworkSpec
 from checks.diagnose.contract import (CallingForm, Contract, DEFAULT_POINTS, DEFAULT_TIMEOUT, FLOAT32_TOLERANCE,
                                       PLAIN, ROUTE_AGREEMENT, VERDICT_TOLERANCE, output_label, as_spec,
                                       check_timeout, check_tolerance, contract)
-from checks.diagnose.calling import (Point, call_with_precision, check_signature, evaluation_points)
+from checks.diagnose.calling import (INTERMEDIATES, Point, call_with_precision, check_signature, evaluation_points)
+from checks.diagnose.line_by_line import LineByLine, check_names, line_by_line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,10 +64,15 @@ class FunctionVerdict:
     search_note: str = ""  # why the catalogue was not searched, or how the search ended
     l2_convention: str = ""  # the penalty checked, e.g. "lambda sum W^2 (cs231n)"
     float32: bool = False  # an output came back in float32: judged at FLOAT32_TOLERANCE
+    line_by_line: LineByLine | None = None  # the exposed intermediates, with --intermediates
 
     @property
     def passed(self) -> bool:
-        return all(o.agree for o in self.outputs)
+        return all(o.agree for o in self.outputs) and self._intermediates_agree
+
+    @property
+    def _intermediates_agree(self) -> bool:
+        return self.line_by_line is None or self.line_by_line.first_wrong is None
 
     @property
     def failures(self) -> tuple[OutputVerdict, ...]:
@@ -74,7 +80,7 @@ class FunctionVerdict:
 
     def diagnosis(self) -> str:
         """The likely mistakes, in one paragraph ('' when the function passed)."""
-        if self.passed:
+        if all(o.agree for o in self.outputs):
             return ""
         lines = []
         reproduced = f"the numbers are reproduced (to {mistakes.MATCH_TOLERANCE:g}) by"
@@ -112,10 +118,16 @@ class FunctionVerdict:
         if self.float32:
             lines.append(f"float32 outputs: judged at tolerance {self.tolerance:g} (float32 rounds at 1.2e-7 "
                          f"per operation)")
+        if self.line_by_line is not None:
+            lines += self.line_by_line.lines()
         lines += [o.line() for o in self.outputs]
-        if not self.passed:
+        if self.failures:
             lines.append("diagnosis: " + self.diagnosis())
         failed = len(self.failures)
+        if not failed and not self._intermediates_agree:
+            lines.append(f"verdict: WRONG: the outputs agree, but intermediate {self.line_by_line.first_wrong.name} "
+                         f"disagrees with the derivation")
+            return "\n".join(lines)
         lines.append("verdict: PASS: every output agrees with the derivation (tolerance "
                      f"{self.tolerance:g} of each output's scale)" if self.passed else
                      f"verdict: WRONG: {failed} of {len(self.outputs)} output{'s' if len(self.outputs) > 1 else ''}"
@@ -177,7 +189,9 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
         l2_convention: the L2 penalty fn follows, by name (checks/diagnose/l2_conventions.py: "half-mean"
             or "ng", "half" or "welch", "full" or "cs231n", "full-mean", each with "+biases");
             spec.l2 is its lambda. None: the spec's own, (lambda/2) sum W^2, divided by m for a mean.
-        form: labels, one example per call, the user's names (see CallingForm).
+        form: labels, one example per call, the user's names, exposed intermediates (see CallingForm);
+            with form.intermediates, each exposed intermediate is compared line by line
+            (checks/diagnose/line_by_line.py) and the first wrong one named.
 
     Returns:
         The FunctionVerdict; verdict.passed, verdict.text().
@@ -197,6 +211,8 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     if l2_convention is not None:  # the convention's k on the weights, as the spec's own lambda
         spec = replace(spec, l2=l2_conventions.spec_l2_for(convention, user_l2, spec))
     terms = contract(spec, returns)
+    if form.intermediates is not None and form.per_example:
+        raise ValueError("intermediates need the whole batch in one call: not with one example per call")
     check_signature(fn, terms, name, form)
     chosen = evaluation_points(spec, points, seed, data, one_hot=form.labels is not None)
     route = derived_gradient_function(spec)
@@ -216,6 +232,10 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
         low_precision = low_precision or low
     if low_precision:
         tolerance = max(tolerance, FLOAT32_TOLERANCE)
+    lines = None
+    if form.intermediates is not None:
+        lines = _line_by_line(spec, chosen, [values.pop(INTERMEDIATES) for values in observed], full, tolerance,
+                              name, diagnose)
     verdicts = tuple(_output_verdict(o, chosen, observed, derived, tolerance) for o in terms.outputs)
     explanations, complete, hints, penalty, note = (), True, (), (), ""
     if diagnose and not all(v.agree for v in verdicts):
@@ -246,7 +266,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     return FunctionVerdict(name, terms, tuple(p.label for p in chosen), verdicts, explanations, complete, hints,
                    tolerance, tuple(penalty), note,
                    f"{convention.formula} ({convention.name})" if l2_convention is not None else "",
-                   low_precision)
+                   low_precision, lines)
 
 
 # The catalogue (checks/diagnose/mistakes.py) edits symbolic formulas built at the full batch size m: about
@@ -254,6 +274,23 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
 # a failing check is diagnosed by what needs no symbolic work (the L2 reading, shapes, constant
 # factors) and says the catalogue was left out.
 CATALOGUE_PARAMETER_LIMIT = 2000
+
+
+def _line_by_line(spec: NetworkSpec, chosen, shown, full, tolerance: float, name: str, diagnose: bool) -> LineByLine:
+    """The exposed intermediates against the derived program run at each point (itself checked
+    against the derived route), the first wrong one named from its own formula's mistakes."""
+    formulas = formula_program.formula_set(spec)
+    envs = []
+    for point, values, result in zip(chosen, shown, full):
+        check_names(formulas, values, name)
+        env = formula_program.run(formulas.formulas, formula_program.point_env(spec, point.X, point.Y, point.params))
+        _cross_check(spec, point, result, env)
+        envs.append(env)
+    large = spec.parameter_count > CATALOGUE_PARAMETER_LIMIT
+    note = (f"the catalogue search was left out past {CATALOGUE_PARAMETER_LIMIT:,} parameters (this net has "
+            f"{spec.parameter_count:,}); check a smaller net of the same form to name the mistake") if large else ""
+    return line_by_line(spec, formulas, [p.label for p in chosen], shown, envs, tolerance, name,
+                        search=diagnose and not large, note=note)
 
 
 def _cross_check_by_hand(spec: NetworkSpec, point: Point, derived: Backprop) -> None:

@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--names", default=None, metavar="USER=OURS,...",
                         help="the user's parameter names: Theta1=W1,Theta2=W2 or weights[0]=W1,"
                              "biases[0]=b1; for returned dict keys and a bound method's attributes")
+    verify.add_argument("--intermediates", nargs="?", const="", default=None, metavar="USER=OURS,...",
+                        help="line by line: the function also exposes intermediates (a dict returned as its "
+                             "last value, or checks.diagnose.intermediates.record(...)) named as the derived "
+                             "program names them, z2, a2, ..., delta3, delta2 (or map yours: d3=delta3,d2=delta2); "
+                             "each is compared in the order of the forward then the backward pass, and the "
+                             "first wrong one is named")
     verify.add_argument("--data", default=None, metavar="FILE",
                         help="a JSON data file {\"X\": ..., \"y\": ...} (checks/inputs/param_files.py) "
                              "to evaluate at, instead of the spec's own data; its m is the batch size")
@@ -107,7 +113,13 @@ def run_verify(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     if args.l2_convention is not None:
         l2_convention(args.l2_convention)  # a bad name is reported before the user's file runs
-    form = CallingForm(labels=args.labels, per_example=args.per_example, names=parse_names(args.names))
+    from checks.diagnose.intermediates import parse_aliases
+
+    shown = None if args.intermediates is None else parse_aliases(args.intermediates)
+    if shown is not None and args.per_example:
+        raise ValueError("--intermediates needs the whole batch in one call: not with --per-example")
+    form = CallingForm(labels=args.labels, per_example=args.per_example, names=parse_names(args.names),
+                       intermediates=shown)
     data, spec = _data_points(args, spec)
     contract(spec, args.returns)  # a bad --returns is reported before the user's file runs
     try:  # bad options are reported before the user's file runs, too
