@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from derive.formulas.function_source import define_function
+
 from derive.network.activations import ACTIVATION_TABLE
 from derive.recurrence import matrix_form as mf
 from derive.recurrence.derivation import RecurrenceDerivation
@@ -80,5 +82,9 @@ def _functions() -> dict:
 def compile_layer(derivation: RecurrenceDerivation):
     """(forward, backward) compiled from numpy_source(derivation)."""
     namespace = dict(_functions())
-    exec(compile(numpy_source(derivation), f"<derived {derivation.layer.kind}>", "exec"), namespace)  # noqa: S102
-    return namespace["forward"], namespace["backward"]
+    source, filename = numpy_source(derivation), f"<derived {derivation.layer.kind}>"
+    # compiled, never run (derive.formulas.function_source): the same as the derived network route
+    forward = define_function(source, filename, "forward", namespace)
+    backward = define_function(source, filename, "backward", namespace)
+    namespace.update(forward=forward, backward=backward)  # either may call the other
+    return forward, backward

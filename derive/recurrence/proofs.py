@@ -53,7 +53,7 @@ def shapes(derivation: RecurrenceDerivation, sizes: dict, batch: int = 1) -> dic
     layer = derivation.layer
     found = {}
     for parameter in layer.parameters:
-        dims = tuple(int(sp.sympify(d).subs(sizes)) for d in parameter.shape)
+        dims = tuple(int(d.subs(sizes)) for d in parameter.shape)  # SymPy sizes (H, D, M) of the layer
         found[parameter.name] = dims if len(dims) == 2 else ((dims[0], 1) if layer.column else (1, dims[0]))
     for name, width in layer.widths.items():
         w = int(width.subs(sizes))
