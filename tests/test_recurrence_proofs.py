@@ -59,3 +59,26 @@ def test_the_lower_layers_state_collects_from_the_next_step_and_from_the_layer_a
 
     dh1 = derive_recurrence("stacked").gradient("h1").matrix
     assert mf.latex(dh1) == r"W_{hh1}^{\top} \mathrm{d}z1_{t+1} + W_{xh2}^{\top} \mathrm{d}z2_{t}"
+
+
+def test_the_entrywise_proof_names_the_entry_a_mistake_changes():
+    h_t_for_h_previous = next(edit for name, _, edit in CATALOGUE if name == "h_t for h_{t-1}")
+    failure = prove_entrywise(h_t_for_h_previous(derive_recurrence("rnn"))).first_failure
+    assert failure.startswith("dW_hh: dJ/dW_hh_")
+
+
+def test_one_directional_diff_gives_sympys_diff_by_each_entry():
+    import numpy as np
+    import sympy as sp
+
+    from derive.recurrence import proofs
+
+    derivation = derive_recurrence("rnn")
+    sizes = proofs._sizes(1, 1, 1)
+    point = proofs.symbolic_point(derivation, 2, sizes)
+    variables = [v for array in point[0].values() for v in np.asarray(array).ravel()]
+    direction = {v: sp.Symbol(f"u_{k}") for k, v in enumerate(variables)}
+    along = proofs.directional_derivative(derivation, 2, sizes, *point, direction)
+    cost = proofs.unrolled_cost(derivation, 2, sizes, *point)
+    for variable, u in direction.items():
+        assert sp.expand(along.diff(u) - cost.diff(variable)) == 0
