@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import linecache
 import types
 
@@ -32,4 +33,7 @@ def define_function(source: str, filename: str, name: str, namespace: dict) -> t
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     module = compile(source, filename, "exec")
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType) and c.co_name == name)
+    # C code that imports on first use (NumPy's keepdims sum imports numpy._core._methods) reads
+    # __import__ from the calling function's globals, and raises KeyError without __builtins__
+    namespace.setdefault("__builtins__", builtins)
     return types.FunctionType(code, namespace, name)
