@@ -104,8 +104,10 @@ def _attention_expected(program, X, weights, mask, dout) -> dict:
 
 
 def verify_function(fn, layer: str = "attention", seed: int = 0, tolerance: float = DEFAULT_TOLERANCE,
-                    name: str = "fn", timeout: float | None = DEFAULT_TIMEOUT) -> VerifyVerdict:
-    """fn at the seeded points against the derived program; the matching mistakes named.
+                    name: str = "fn", timeout: float | None = DEFAULT_TIMEOUT,
+                    points: int | None = None) -> VerifyVerdict:
+    """fn at `points` seeded points cycling through the layer's designed shapes (default: each once),
+    against the derived program; the matching mistakes named.
 
     Raises:
         ContractError: fn does not fit the layer's contract at some point.
@@ -117,7 +119,8 @@ def verify_function(fn, layer: str = "attention", seed: int = 0, tolerance: floa
     program = derive_program({"attention": ONE_HEAD, "residual": RESIDUAL, "embedding": EMBEDDING}[layer])
     calls, results = [], []
     if layer == "embedding":
-        for index, (T, vocab, width) in enumerate(EMBEDDING_POINTS):
+        for index in range(len(EMBEDDING_POINTS) if points is None else points):
+            T, vocab, width = EMBEDDING_POINTS[index % len(EMBEDDING_POINTS)]
             rng = np.random.default_rng(seed + index)
             tokens = rng.integers(0, vocab, T)
             C, dout = rng.standard_normal((vocab, width)), rng.standard_normal((T, width))
@@ -128,7 +131,8 @@ def verify_function(fn, layer: str = "attention", seed: int = 0, tolerance: floa
             results.append(PointResult(f"point {index} (T = {T}, vocabulary {vocab}, tokens {list(map(int, tokens))})",
                                        _errors(outputs, expected(program))))
     else:
-        for index, (T, m, d, causal) in enumerate(POINTS):
+        for index in range(len(POINTS) if points is None else points):
+            T, m, d, causal = POINTS[index % len(POINTS)]
             rng = np.random.default_rng(seed + index)
             X = rng.standard_normal((T, m))
             weights = {w: rng.standard_normal((m, d) if w != "W_o" else (d, m)) for w in ("W_q", "W_k", "W_v", "W_o")}

@@ -135,15 +135,18 @@ def _selector(layer: ConvolutionLayer, x: np.ndarray) -> np.ndarray:
 
 
 def verify_function(fn, kind: str, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE, name: str = "fn",
-                    timeout: float | None = DEFAULT_TIMEOUT) -> Verdict:
-    """fn at the seeded points of POINTS[kind], against the derived gradients.
+                    timeout: float | None = DEFAULT_TIMEOUT, points: int | None = None) -> Verdict:
+    """fn at `points` seeded points cycling through the geometries of POINTS[kind] (default: each once,
+    which every catalogued mistake needs to show), against the derived gradients.
 
     Raises:
         ContractError: fn raised, ran too long or returned something that is not the contract's arrays.
     """
     gradients = derive_convolution(kind)
     results, calls = [], []
-    for index, (batch, channels, size, kernel, stride, padding, filters) in enumerate(POINTS[kind]):
+    geometries = POINTS[kind]
+    for index in range(len(geometries) if points is None else points):
+        batch, channels, size, kernel, stride, padding, filters = geometries[index % len(geometries)]
         layer = make_layer(kind, batch, channels, size, kernel, stride, padding, filters)
         point = default_point(layer, seed + index)
         outputs = call_function(fn, layer, point, timeout)

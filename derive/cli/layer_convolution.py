@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.cli.layer_family import LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary
+from derive.cli.layer_family import (LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary,
+                                     verify_settings)
 
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
 STEM = "derivation"
@@ -262,15 +263,12 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.layer == NETWORK:
         raise LayerOptionError(f"backprop verify has no --layer {NETWORK}: verify one layer's backward")
     from checks.convolution.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, verify_function
-    from checks.diagnose.layer_verdict import check_timeout
     from derive.cli.verify import load_function
 
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    if not (1e-15 <= tolerance <= 1e-3):
-        raise LayerOptionError(f"--tolerance: expected a number from 1e-15 to 1e-3, got {tolerance!r}")
-    timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
+    settings = verify_settings(args, DEFAULT_TOLERANCE, DEFAULT_TIMEOUT)
     fn, label = load_function(args.target)
-    verdict = verify_function(fn, args.layer, seed=args.seed, tolerance=tolerance, name=label, timeout=timeout)
+    verdict = verify_function(fn, args.layer, points=settings.points, seed=settings.seed,
+                              tolerance=settings.tolerance, name=label, timeout=settings.timeout)
     print(verdict.text())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 

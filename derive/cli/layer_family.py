@@ -105,3 +105,26 @@ def refuse_network_graph_options(args: argparse.Namespace) -> None:
     for given, flag in ((args.expression, "an expression"), (args.at, "--at"), (args.network, "--network")):
         if given:
             raise LayerOptionError(f"{flag} does not go with --layer: the layer's graph is drawn from its forward pass")
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    """What every family's `verify --layer` reads from the shared options, checked."""
+
+    points: int
+    seed: int
+    tolerance: float
+    timeout: float
+
+
+def verify_settings(args: argparse.Namespace, default_tolerance: float, default_timeout: float) -> VerifySettings:
+    """--points, --seed, --tolerance and --timeout for a family's verify; one line for a bad value."""
+    from checks.diagnose.layer_verdict import check_timeout
+
+    if args.points < 1:
+        raise LayerOptionError(f"--points must be at least 1, got {args.points}")
+    tolerance = default_tolerance if args.tolerance is None else args.tolerance
+    if not (1e-15 <= tolerance <= 1e-3):
+        raise LayerOptionError(f"--tolerance: expected a number from 1e-15 to 1e-3, got {tolerance!r}")
+    timeout = check_timeout(default_timeout if args.timeout is None else args.timeout)
+    return VerifySettings(args.points, args.seed, tolerance, timeout)

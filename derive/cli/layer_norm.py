@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from derive.cli.layer_family import (LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary,
-                                     refuse_network_graph_options)
+                                     refuse_network_graph_options, verify_settings)
 
 # layer name on the command line -> derive_normalization's kind
 LAYERS = {"batchnorm": "batch", "layernorm": "layer"}
@@ -119,20 +119,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """`backprop verify FILE.py:fn --layer NAME`: fn(x, gamma, beta, dout, eps) -> (dx, dgamma, dbeta)."""
-    from checks.diagnose.layer_verdict import check_timeout
     from checks.normalization.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, verify_layer_function
     from derive.cli.verify import load_function
 
     kind = layer_kind(args.layer)
-    if args.points < 1:
-        raise LayerOptionError(f"--points must be at least 1, got {args.points}")
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    if not (1e-15 <= tolerance <= 1e-3):
-        raise LayerOptionError(f"--tolerance: expected a number from 1e-15 to 1e-3, got {tolerance!r}")
-    timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
+    settings = verify_settings(args, DEFAULT_TOLERANCE, DEFAULT_TIMEOUT)
     fn, label = load_function(args.target)
-    verdict = verify_layer_function(fn, kind, unbiased=args.unbiased, points=args.points, seed=args.seed,
-                                    tolerance=tolerance, name=label, timeout=timeout)
+    verdict = verify_layer_function(fn, kind, unbiased=args.unbiased, points=settings.points, seed=settings.seed,
+                                    tolerance=settings.tolerance, name=label, timeout=settings.timeout)
     print(verdict.text())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 

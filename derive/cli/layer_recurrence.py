@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from derive.cli.layer_family import (LayerFamily, LayerOption, LayerOptionError, LayerWriteUp, derive_summary,
-                                     refuse_network_graph_options)
+                                     refuse_network_graph_options, verify_settings)
 
 KINDS = {"rnn": "rnn", "lstm": "lstm"}
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
@@ -181,18 +181,13 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from checks.recurrence.verify import DEFAULT_TIMEOUT, DEFAULT_TOLERANCE, verify_sequence_function
-    from checks.diagnose.layer_verdict import check_timeout
     from derive.cli.verify import load_function
 
     kind = KINDS[args.layer]
-    if args.points < 1:
-        raise LayerOptionError(f"--points must be at least 1, got {args.points}")
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    if not (1e-15 <= tolerance <= 1e-3):
-        raise LayerOptionError(f"--tolerance: expected a number from 1e-15 to 1e-3, got {tolerance!r}")
-    timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
+    settings = verify_settings(args, DEFAULT_TOLERANCE, DEFAULT_TIMEOUT)
     fn, label = load_function(args.target)
-    verdict = verify_sequence_function(fn, kind, args.points, args.seed, tolerance, label, timeout)
+    verdict = verify_sequence_function(fn, kind, settings.points, settings.seed, settings.tolerance, label,
+                                       settings.timeout)
     print(verdict.text())
     return EXIT_OK if verdict.passed else EXIT_FAILED_CHECK
 
