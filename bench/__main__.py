@@ -17,11 +17,13 @@ from bench import normalization_timing  # noqa: E402  (issue 13: the normalisati
 from bench import attention_timing  # noqa: E402  (issue 17: the attention block's row)
 from bench import convolution_timing  # noqa: E402  (issue 15: convolution and pooling)
 from bench import recurrence_timing  # noqa: E402  (issue 16: the recurrent layers' rows)
+from bench import verify_scale  # noqa: E402  (issue 14: backprop verify at cs231n's and 200k-parameter sizes)
 from derive.progress import progress  # noqa: E402
 
 SECTIONS = {"derivation": derivation_scaling, "generated-code": generated_code, "check-cost": check_cost,
             "end-to-end": end_to_end, "normalization": normalization_timing,
-            "convolution": convolution_timing, "recurrence": recurrence_timing, "attention": attention_timing}
+            "convolution": convolution_timing, "recurrence": recurrence_timing, "attention": attention_timing,
+            "verify-scale": verify_scale}
 
 
 def main(argv: list[str] | None = None) -> int:

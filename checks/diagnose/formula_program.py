@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache, singledispatch
 from typing import Callable, Mapping, Sequence
 
@@ -101,6 +101,62 @@ def cached_derivation(spec: NetworkSpec) -> Derivation:
 @lru_cache(maxsize=32)
 def formula_set(spec: NetworkSpec) -> FormulaSet:
     """The forward pass, the cost and derive_rule(spec)'s backward formulas as one program."""
+    return formula_set_from_small_derivation(spec) or _formula_set(spec)
+
+
+@lru_cache(maxsize=32)
+def formula_set_from_small_derivation(spec: NetworkSpec) -> FormulaSet | None:
+    """The formula set from a derivation at no more examples than the derived route's own m0
+    (checks.routes.derived.derivation_examples): at spec.m when m <= m0, else the route's own
+    derivation at m0, resized to spec.m. None where an m0 in it cannot be told apart from another
+    constant (formula_set then derives at the full m).
+
+    A failing check then derives once: derive_rule at the full m = 200 took 25 s at 100-50-10 and
+    minutes at 3072-50-10, against seconds at m0 = 3.
+    """
+    from checks.routes.derived import NotGeneralizable, derivation_examples
+    m0 = derivation_examples(spec)
+    if spec.m <= m0:
+        return _formula_set(spec)
+    try:
+        return _resized(_formula_set(replace(spec, m=m0)), spec)
+    except NotGeneralizable:
+        return None
+
+
+def _resized(formulas: FormulaSet, spec: NetworkSpec) -> FormulaSet:
+    """The formula set derived at m0 = formulas.spec.m, with every dimension m0 made spec.m and every
+    1/m0 of the mean made 1/m.
+
+    As in the derived route, m0 differs from every other dimension and is coprime to every other
+    denominator, so a dimension m0 is the example count and a denominator with one factor m0 is
+    the mean's 1/m. Any other number holding m0 is refused (NotGeneralizable), not guessed.
+    """
+    from checks.routes.derived import NotGeneralizable
+    m0, m = formulas.spec.m, spec.m
+    numbers = {sp.Integer(m0): sp.Integer(m)}  # only dimensions hold m0 itself: checked just below
+    for name, formula in formulas.formulas:
+        for number in _scalar_numbers(formula):
+            if number.p % m0 == 0 and number != 0 or number.q % (m0 * m0) == 0:
+                raise NotGeneralizable(f"the constant {number} in {name} = {formula} is a multiple of m0 = {m0}")
+            if number.q % m0 == 0:
+                numbers[number] = sp.Rational(number.p * m0, number.q * m)
+    resized = tuple((name, formula.xreplace(numbers)) for name, formula in formulas.formulas)
+    return FormulaSet(spec, resized, formulas.kinds)
+
+
+def _scalar_numbers(expression) -> set:
+    """The numbers in a matrix expression outside its shapes and slice bounds."""
+    if isinstance(expression, (sp.MatrixSymbol, sp.OneMatrix, sp.ZeroMatrix, sp.Identity)):
+        return set()
+    if isinstance(expression, sp.MatrixSlice):
+        return _scalar_numbers(expression.parent)
+    if isinstance(expression, sp.Rational):
+        return {expression}
+    return set().union(*(_scalar_numbers(argument) for argument in expression.args))
+
+
+def _formula_set(spec: NetworkSpec) -> FormulaSet:
     derivation = cached_derivation(spec)
     network = derivation.network
     formulas: list[tuple[str, sp.MatrixExpr, str]] = []

@@ -253,9 +253,9 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
                 explanations = (mistakes.Explanation(penalty_mistakes),)
             else:
                 penalty = tuple(f"{m}" for m in penalty_mistakes) + tuple(penalty)
-        if unexplained and spec.parameter_count > CATALOGUE_PARAMETER_LIMIT:
-            note = (f"the catalogue search was left out: it evaluates edited symbolic formulas at the full "
-                    f"batch, which takes minutes past {CATALOGUE_PARAMETER_LIMIT:,} parameters (this net has "
+        if unexplained and _catalogue_too_dear(spec):
+            note = (f"the catalogue search was left out: its formulas would be derived at the full batch, "
+                    f"which takes minutes past {CATALOGUE_PARAMETER_LIMIT:,} parameters (this net has "
                     f"{spec.parameter_count:,}); check a smaller net of the same form to name the mistake")
         elif unexplained:
             envs = _catalogue_envs(spec, chosen, full)
@@ -269,11 +269,20 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
                    low_precision, lines)
 
 
-# The catalogue (checks/diagnose/mistakes.py) edits symbolic formulas built at the full batch size m: about
-# 25 s for a 100-50-10 net with m = 200, minutes for cs231n's 3072-50-10. Past this many parameters
-# a failing check is diagnosed by what needs no symbolic work (the L2 reading, shapes, constant
-# factors) and says the catalogue was left out.
+# The catalogue (checks/diagnose/mistakes.py) edits the formula set, built from the derived route's own
+# derivation at m0 examples and resized to the batch (formula_program.formula_set_from_small_derivation): at
+# 784-250-10 and 3072-50-10 with m = 200 its search takes about a second (bench/verify_scale.py). Where
+# m0 cannot be told apart from another constant the set is derived at the full m instead: about 25 s
+# for a 100-50-10 net with m = 200, minutes for 3072-50-10. Past this many parameters such a failing
+# check is diagnosed by what needs no symbolic work (the L2 reading, shapes, constant factors) and
+# says the catalogue was left out.
 CATALOGUE_PARAMETER_LIMIT = 2000
+
+
+def _catalogue_too_dear(spec: NetworkSpec) -> bool:
+    """The catalogue would need a derivation at the full batch of a net past the limit."""
+    return (spec.parameter_count > CATALOGUE_PARAMETER_LIMIT
+            and formula_program.formula_set_from_small_derivation(spec) is None)
 
 
 def _line_by_line(spec: NetworkSpec, chosen, shown, full, tolerance: float, name: str, diagnose: bool) -> LineByLine:
@@ -286,7 +295,7 @@ def _line_by_line(spec: NetworkSpec, chosen, shown, full, tolerance: float, name
         env = formula_program.run(formulas.formulas, formula_program.point_env(spec, point.X, point.Y, point.params))
         _cross_check(spec, point, result, env)
         envs.append(env)
-    large = spec.parameter_count > CATALOGUE_PARAMETER_LIMIT
+    large = _catalogue_too_dear(spec)
     note = (f"the catalogue search was left out past {CATALOGUE_PARAMETER_LIMIT:,} parameters (this net has "
             f"{spec.parameter_count:,}); check a smaller net of the same form to name the mistake") if large else ""
     return line_by_line(spec, formulas, [p.label for p in chosen], shown, envs, tolerance, name,
