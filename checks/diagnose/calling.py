@@ -13,6 +13,7 @@ import numpy as np
 
 from checks.diagnose.intermediates import split_intermediates
 from checks.diagnose.shape_reasoning import shape_reasoning
+from checks.diagnose.unrolled import ARGUMENTS as UNROLLED_ARGUMENTS, split_unrolled, unrolled_arguments
 from checks.inputs.data import random_data, random_params, xor_data
 from checks.diagnose.time_limit import TimeUp, time_limit
 from checks.handwritten.network import parameter_shapes
@@ -82,17 +83,18 @@ def check_signature(fn: Callable, terms: Contract, name: str, form: CallingForm 
     is a bound method whose object holds the weights."""
     if not callable(fn):
         raise ContractError(f"{name} is not a function (it is a {type(fn).__name__})")
-    if getattr(fn, "__self__", None) is not None and _binds(fn, 2):
+    arguments = UNROLLED_ARGUMENTS if terms.unrolled is not None else terms.arguments
+    if terms.unrolled is None and getattr(fn, "__self__", None) is not None and _binds(fn, 2):
         return
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a builtin without a signature: the call itself will tell
         return
     try:
-        signature.bind(*terms.arguments)
+        signature.bind(*arguments)
     except TypeError:
         raise ContractError(
-            f"{name} takes {signature} but the contract calls it with ({', '.join(terms.arguments)}); "
+            f"{name} takes {signature} but the contract calls it with ({', '.join(arguments)}); "
             f"for this spec: {terms.describe()}") from None
 
 
@@ -142,10 +144,13 @@ def call_with_precision(fn: Callable, terms: Contract, point: Point, name: str =
 
 def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.ndarray], bool]:
     owner = getattr(fn, "__self__", None)
-    takes_data_only = owner is not None and _binds(fn, 2) and not _binds(fn, len(terms.arguments))
+    takes_data_only = terms.unrolled is None and owner is not None and _binds(fn, 2) \
+        and not _binds(fn, len(terms.arguments))
     if takes_data_only:  # a bound method reading its weights from its object (Welch, Nielsen)
         _set_attributes(owner, terms, form, params)
     arguments = [X, Y] + ([] if takes_data_only else [p.copy() for p in params])
+    if terms.unrolled is not None:  # Ng's nnCostFunction(nn_params, sizes..., X, y, lambda)
+        arguments = unrolled_arguments(terms, X, Y, params)
     try:
         result = fn(*arguments)
     except (Exception, SystemExit, KeyboardInterrupt) as error:
@@ -154,7 +159,7 @@ def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.
     shown = None
     if form.intermediates is not None:
         result, shown = split_intermediates(result, fn, form.intermediates, name)
-    values = _unpack(result, terms, name, form)
+    values = split_unrolled(result, terms, name) if terms.unrolled is not None else _unpack(result, terms, name, form)
     low = any(_is_low_precision(v) for v in values)
     checked = {output: _checked(value, output, index, terms, name)
                for index, (output, value) in enumerate(zip(terms.outputs, values))}
