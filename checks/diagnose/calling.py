@@ -12,6 +12,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from checks.diagnose.intermediates import split_intermediates
+from checks.diagnose.bias_unit_shapes import bias_unit_reasoning
 from checks.diagnose.shape_reasoning import shape_reasoning
 from checks.diagnose.unrolled import ARGUMENTS as UNROLLED_ARGUMENTS, split_unrolled, unrolled_arguments
 from checks.inputs.data import random_data, random_params, xor_data
@@ -139,7 +140,7 @@ def call_with_precision(fn: Callable, terms: Contract, point: Point, name: str =
     except ContractError:
         raise
     except (Exception, SystemExit, KeyboardInterrupt) as error:  # the returned object's own code
-        raise ContractError(f"{name}: reading what it returned {_raised(error, fn)} (at {point.label})") from None
+        raise ContractError(f"{name}: reading what it returned {_raised(error, fn, terms.spec, point.params)} (at {point.label})") from None
 
 
 def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.ndarray], bool]:
@@ -154,7 +155,7 @@ def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.
     try:
         result = fn(*arguments)
     except (Exception, SystemExit, KeyboardInterrupt) as error:
-        raise ContractError(f"{name} {_raised(error, fn)} (called as {terms.describe()}, "
+        raise ContractError(f"{name} {_raised(error, fn, terms.spec, point.params)} (called as {terms.describe()}, "
                             f"at {point.label})") from None
     shown = None
     if form.intermediates is not None:
@@ -224,7 +225,8 @@ def _is_low_precision(value) -> bool:
         return False
 
 
-def _raised(error: BaseException, fn: Callable) -> str:
+def _raised(error: BaseException, fn: Callable, spec: NetworkSpec | None = None,
+            params: Mapping[str, np.ndarray] | None = None) -> str:
     """ "raised ValueError: bad (at mine.py:12)", "called sys.exit(0) (at mine.py:3)" """
     if isinstance(error, SystemExit):
         what = f"called sys.exit({error.code!r}), which is not a result"
@@ -238,7 +240,7 @@ def _raised(error: BaseException, fn: Callable) -> str:
     mine = [frame for frame in frames if frame.filename == own] or frames[-1:]
     where = (f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else "") + \
         (f" in `{mine[-1].line}`" if mine and mine[-1].line else "")
-    return what + where + shape_reasoning(error, own)
+    return what + where + shape_reasoning(error, own) + bias_unit_reasoning(error, own, spec, params)
 
 
 def _unpack(result, terms: Contract, name: str, form: CallingForm = PLAIN) -> list:
