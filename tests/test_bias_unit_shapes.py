@@ -116,3 +116,20 @@ def test_the_same_slip_without_a_bias_unit_gets_no_bias_unit_hint(capsys, tmp_pa
                     "    return W1[1:] @ W2, W2\n")
     err = crash(capsys, f"{path}:backprop", "--layers", "3-5-4", "--convention", "column")
     assert "bias" not in err, err
+
+
+def test_a_returned_gradient_with_the_bias_units_row_is_named_without_a_crash(capsys, tmp_path):
+    target = column_function(tmp_path, "    d2 = (Theta2.T @ d3) * np.vstack([np.ones((1, m)), g(z2) * (1 - g(z2))])\n"
+                                       "    J = 0")
+    err = crash(capsys, target, "--layers", "3-5-4", "--bias", "unit", "--convention", "column",
+                "--returns", "cost,gradients")
+    assert ("(dJ/dW1) has shape (6, 4); expected (5, 4) in column form (one row more: 6 = the 5 units of layer 2 + "
+            "its bias unit, which no weight feeds: the bias unit's row was kept in the delta of layer 2; Ng drops it "
+            "after the product: (Theta2.T @ delta3)[1:])") in err
+
+
+def test_a_returned_gradient_off_by_one_elsewhere_gets_no_bias_unit_hint(capsys, tmp_path):
+    target = column_function(tmp_path, "    d2 = Theta1\n    J = 0\n    return J, np.zeros((5, 5)), d3 @ a2.T / m")
+    err = crash(capsys, target, "--layers", "3-5-4", "--bias", "unit", "--convention", "column",
+                "--returns", "cost,gradients")
+    assert "has shape (5, 5); expected (5, 4) in column form\n" in err  # a column more is no bias unit's row

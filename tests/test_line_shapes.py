@@ -5,7 +5,7 @@ import ast
 import numpy as np
 import pytest
 
-from checks.diagnose.line_shapes import expression_shape, failing_pair
+from checks.diagnose.line_shapes import expression_shape, failing_pair, reported_shapes
 from checks.diagnose.user_code import load_function
 
 LOCAL = {"Theta2": np.zeros((4, 6)), "d3": np.zeros((4, 3)), "z2": np.zeros((5, 3)), "m": 3, "lambda_": 1.0}
@@ -65,3 +65,12 @@ def test_the_failing_pair_of_a_product_is_the_one_whose_inner_sizes_differ(tmp_p
 def test_a_statement_over_several_lines_gets_no_pair(tmp_path):
     error, path = _raised_by(tmp_path, "    return (a *\n            b)")
     assert failing_pair(error, path) is None
+
+
+@pytest.mark.parametrize("message, shapes", [
+    ("operands could not be broadcast together with shapes (6,3) (5,3) (6,3) ", [(6, 3), (5, 3), (6, 3)]),
+    ("operands could not be broadcast together with remapped shapes [original->remapped]: (6,3)->(6,3) "
+     "(5,)->(1,5)", [(6, 3), (5,)]),
+])
+def test_the_shapes_numpy_reports_are_read_as_the_operands_own(message, shapes):
+    assert reported_shapes(message) == shapes

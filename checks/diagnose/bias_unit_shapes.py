@@ -99,6 +99,23 @@ def bias_unit_reasoning(error: BaseException, filename: str | None, spec: Networ
     return ""
 
 
+def returned_gradient_reasoning(spec: NetworkSpec, output: str, shape: Shape) -> str:
+    """ " (one row more: ...)" when a returned gradient of Theta(l-1) has an entry for layer l's bias
+    unit, or "" (the output's place in the contract says what it is; no line is read)."""
+    if spec.bias != "unit" or not output.startswith("W") or not output[1:].isdigit():
+        return ""
+    layout, layer = Layout(spec, {}), int(output[1:]) + 1
+    axis = 1 if layout.row_form else 0  # Theta(l-1)'s axis of layer l's units
+    expected = layout.weights(layer - 1)
+    grown = tuple(size + 1 if i == axis else size for i, size in enumerate(expected))
+    if layer not in layout.hidden_layers() or tuple(shape) != grown:
+        return ""
+    n = layout.width(layer)
+    return (f" (one {layout.line} more: {n + 1} = {layout.units(layer)} + its bias unit, which no weight feeds: "
+            f"the bias unit's {layout.line} was kept in the delta of layer {layer}; Ng drops it after the product: "
+            f"{layout.dropped(layer)})")
+
+
 def _off_by_one(pair: FailingPair, layout: Layout) -> tuple[int, int] | None:
     """(hidden layer l, the operand with n_l + 1) when the two shapes differ only along the units
     axis, as n_l + 1 against n_l; else None."""

@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from checks.diagnose.intermediates import split_intermediates
-from checks.diagnose.bias_unit_shapes import bias_unit_reasoning
+from checks.diagnose.bias_unit_shapes import bias_unit_reasoning, returned_gradient_reasoning
 from checks.diagnose.shape_reasoning import shape_reasoning
 from checks.diagnose.unrolled import ARGUMENTS as UNROLLED_ARGUMENTS, split_unrolled, unrolled_arguments
 from checks.inputs.data import random_data, random_params, xor_data
@@ -342,6 +342,7 @@ def _checked(value, output: str, index: int, terms: Contract, name: str) -> np.n
             # one output transposed says little about the form: name both causes
             other = "column" if terms.spec.convention == "row" else "row"
             hint = f" (the transpose: a transpose missing in this output, or code written for {other} form)"
+        hint = hint or returned_gradient_reasoning(terms.spec, output, array.shape)
         raise ContractError(f"{name}: {where} has shape {array.shape}; expected {expected} in "
                             f"{terms.spec.convention} form{hint}")
     return array

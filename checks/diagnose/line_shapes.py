@@ -60,13 +60,18 @@ def failing_pair(error: BaseException, filename: str | None) -> tuple[FailingPai
     local = dict(entry.tb_frame.f_locals)
     message = str(error)
     if "broadcast" in message:
-        reported = [tuple(int(n) for n in group.split(",")) for group in
-                    _SHAPE.findall(message.split("shapes", 1)[-1].split("->")[0] if "remapped" not in message
-                                   else " ".join(part.split("->")[0] for part in message.split("shapes", 1)[-1].split()))]
-        pair = _broadcast_pair(tree, local, reported)
+        pair = _broadcast_pair(tree, local, reported_shapes(message))
     else:
         pair = _product_pair(tree, local)
     return None if pair is None else (pair, local)
+
+
+def reported_shapes(message: str) -> list[Shape]:
+    """The operands' shapes in NumPy's broadcast error: "with shapes (6,3) (5,3) (6,3)", or
+    "with remapped shapes [original->remapped]: (6,3)->(6,3) (5,3)->(5,3)" (the originals)."""
+    listed = message.split("shapes", 1)[-1].split()
+    originals = " ".join(part.split("->")[0] for part in listed)
+    return [tuple(int(n) for n in group.split(",")) for group in _SHAPE.findall(originals)]
 
 
 def expression_shape(node: ast.AST, local: dict) -> Shape | None:
