@@ -62,9 +62,22 @@ def transposed(X, y, W1, W2):
     return np.zeros(W1.T.shape), np.zeros(W2.shape)
 '''
 
+# Ng's signature, for verify --unrolled (a 2-2-1 net with a bias unit: Theta1 2 x 3, Theta2 1 x 3)
+UNROLLED = '''\
+import numpy as np
+
+def short_grad(nn_params, n, h, K, X, y, lambda_):
+    return 0.0, nn_params[:-1]
+
+def grads_as_a_list(nn_params, n, h, K, X, y, lambda_):
+    return 0.0, [np.zeros((h, n + 1)), np.zeros((K, h + 1))]
+'''
+UNROLLED_SPEC = "--unrolled F --layers 2-2-1 --bias unit --convention column"
+
 _ROW = "[0.1, 0.2, 0.3]"
 FILES = {
     "functions.py": FUNCTIONS,
+    "unrolled.py": UNROLLED,
     "exits_on_import.py": "import sys\nsys.exit(3)\n\ndef f(X, y, W1, W2):\n    pass\n",
     "deep.json": "[" * 200_000,
     "duplicate.json": f'{{"W1": [{_ROW}, {_ROW}], "W2": [[1], [2], [3]], "W1": [{_ROW}, {_ROW}]}}',
@@ -109,6 +122,14 @@ COMMAND_LINE = [
     _case("verify {d}/functions.py:strings", "is not an array of numbers (got str)", "verify-returns-strings"),
     _case("verify {d}/functions.py:transposed", "(the transpose: a transpose missing in this output, or code written", "verify-transposed"),
     _case("verify {d}/exits_on_import.py:f", "importing", "verify-exit-on-import"),
+    _case("verify {d}/unrolled.py:short_grad " + UNROLLED_SPEC, "grad has 8 numbers; expected 9, the unrolled gradient",
+          "verify-unrolled-grad-short"),
+    _case("verify {d}/unrolled.py:grads_as_a_list " + UNROLLED_SPEC, "grad is not a vector of real numbers (got list)",
+          "verify-unrolled-grad-not-a-vector"),
+    _case("verify {d}/functions.py:raises " + UNROLLED_SPEC, "the contract calls it with (nn_params, input_layer_size",
+          "verify-unrolled-signature"),
+    _case("verify {d}/unrolled.py:short_grad --unrolled F", "it needs one hidden layer, --bias unit and --convention "
+          "column", "verify-unrolled-spec"),
     _case("verify {d}/missing.py:f", "no such file", "verify-missing-file"),
     # verify: options
     _case(f"verify {EXAMPLE}:buggy_backprop --tolerance inf", "tolerance must be a number from", "verify-tolerance-inf"),

@@ -37,6 +37,7 @@ def verify(capsys, target, *options):
     ("nielsen_network.py:NET.backprop", NIELSEN),
     ("nielsen_network.py:CROSS_ENTROPY.backprop", NIELSEN + ["--cost", "binary_cross_entropy"]),
     ("ng_ex4.py:nnCostFunction", NG),
+    ("ng_ex4_unrolled.py:nnCostFunction", ["--unrolled", "F"] + [o for o in NG if o not in ("--returns", "cost,gradients")]),
     ("cs231n_two_layer.py:loss", CS231N),
     ("cs231n_two_layer.py:loss_float32", CS231N),
 ])

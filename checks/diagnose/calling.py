@@ -12,7 +12,9 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from checks.diagnose.intermediates import split_intermediates
+from checks.diagnose.bias_unit_shapes import bias_unit_reasoning, returned_gradient_reasoning
 from checks.diagnose.shape_reasoning import shape_reasoning
+from checks.diagnose.unrolled import ARGUMENTS as UNROLLED_ARGUMENTS, split_unrolled, unrolled_arguments
 from checks.inputs.data import random_data, random_params, xor_data
 from checks.diagnose.time_limit import TimeUp, time_limit
 from checks.handwritten.network import parameter_shapes
@@ -82,17 +84,18 @@ def check_signature(fn: Callable, terms: Contract, name: str, form: CallingForm 
     is a bound method whose object holds the weights."""
     if not callable(fn):
         raise ContractError(f"{name} is not a function (it is a {type(fn).__name__})")
-    if getattr(fn, "__self__", None) is not None and _binds(fn, 2):
+    arguments = UNROLLED_ARGUMENTS if terms.unrolled is not None else terms.arguments
+    if terms.unrolled is None and getattr(fn, "__self__", None) is not None and _binds(fn, 2):
         return
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):  # a builtin without a signature: the call itself will tell
         return
     try:
-        signature.bind(*terms.arguments)
+        signature.bind(*arguments)
     except TypeError:
         raise ContractError(
-            f"{name} takes {signature} but the contract calls it with ({', '.join(terms.arguments)}); "
+            f"{name} takes {signature} but the contract calls it with ({', '.join(arguments)}); "
             f"for this spec: {terms.describe()}") from None
 
 
@@ -137,24 +140,27 @@ def call_with_precision(fn: Callable, terms: Contract, point: Point, name: str =
     except ContractError:
         raise
     except (Exception, SystemExit, KeyboardInterrupt) as error:  # the returned object's own code
-        raise ContractError(f"{name}: reading what it returned {_raised(error, fn)} (at {point.label})") from None
+        raise ContractError(f"{name}: reading what it returned {_raised(error, fn, terms.spec, point.params)} (at {point.label})") from None
 
 
 def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.ndarray], bool]:
     owner = getattr(fn, "__self__", None)
-    takes_data_only = owner is not None and _binds(fn, 2) and not _binds(fn, len(terms.arguments))
+    takes_data_only = terms.unrolled is None and owner is not None and _binds(fn, 2) \
+        and not _binds(fn, len(terms.arguments))
     if takes_data_only:  # a bound method reading its weights from its object (Welch, Nielsen)
         _set_attributes(owner, terms, form, params)
     arguments = [X, Y] + ([] if takes_data_only else [p.copy() for p in params])
+    if terms.unrolled is not None:  # Ng's nnCostFunction(nn_params, sizes..., X, y, lambda)
+        arguments = unrolled_arguments(terms, X, Y, params)
     try:
         result = fn(*arguments)
     except (Exception, SystemExit, KeyboardInterrupt) as error:
-        raise ContractError(f"{name} {_raised(error, fn)} (called as {terms.describe()}, "
+        raise ContractError(f"{name} {_raised(error, fn, terms.spec, point.params)} (called as {terms.describe()}, "
                             f"at {point.label})") from None
     shown = None
     if form.intermediates is not None:
         result, shown = split_intermediates(result, fn, form.intermediates, name)
-    values = _unpack(result, terms, name, form)
+    values = split_unrolled(result, terms, name) if terms.unrolled is not None else _unpack(result, terms, name, form)
     low = any(_is_low_precision(v) for v in values)
     checked = {output: _checked(value, output, index, terms, name)
                for index, (output, value) in enumerate(zip(terms.outputs, values))}
@@ -219,7 +225,8 @@ def _is_low_precision(value) -> bool:
         return False
 
 
-def _raised(error: BaseException, fn: Callable) -> str:
+def _raised(error: BaseException, fn: Callable, spec: NetworkSpec | None = None,
+            params: Mapping[str, np.ndarray] | None = None) -> str:
     """ "raised ValueError: bad (at mine.py:12)", "called sys.exit(0) (at mine.py:3)" """
     if isinstance(error, SystemExit):
         what = f"called sys.exit({error.code!r}), which is not a result"
@@ -233,7 +240,7 @@ def _raised(error: BaseException, fn: Callable) -> str:
     mine = [frame for frame in frames if frame.filename == own] or frames[-1:]
     where = (f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else "") + \
         (f" in `{mine[-1].line}`" if mine and mine[-1].line else "")
-    return what + where + shape_reasoning(error, own)
+    return what + where + shape_reasoning(error, own) + bias_unit_reasoning(error, own, spec, params)
 
 
 def _unpack(result, terms: Contract, name: str, form: CallingForm = PLAIN) -> list:
@@ -335,6 +342,7 @@ def _checked(value, output: str, index: int, terms: Contract, name: str) -> np.n
             # one output transposed says little about the form: name both causes
             other = "column" if terms.spec.convention == "row" else "row"
             hint = f" (the transpose: a transpose missing in this output, or code written for {other} form)"
+        hint = hint or returned_gradient_reasoning(terms.spec, output, array.shape)
         raise ContractError(f"{name}: {where} has shape {array.shape}; expected {expected} in "
                             f"{terms.spec.convention} form{hint}")
     return array

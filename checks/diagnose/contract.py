@@ -110,6 +110,7 @@ class Contract:
 
     spec: NetworkSpec
     outputs: tuple[str, ...]  # "W1", "b1", "cost", "delta2", "W2[0, 0]"
+    unrolled: Unrolled | None = None  # fn takes and returns Ng's unrolled parameters
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -131,10 +132,41 @@ class Contract:
 
     def describe(self) -> str:
         """fn(X (4, 2), y (4, 1), W1 (2, 3), W2 (3, 1)) -> (dJ/dW1 (2, 3), dJ/dW2 (3, 1))"""
+        if self.unrolled is not None:
+            return self._describe_unrolled()
         arguments = ", ".join(f"{name} {shape}" for name, shape in self.argument_shapes().items())
         results = ", ".join(output_label(o) + (f" {self.expected_shape(o)}" if self.expected_shape(o) else " (a number)")
                             for o in self.outputs)
         return f"fn({arguments}) -> " + (f"({results})" if len(self.outputs) > 1 else results)
+
+    def _describe_unrolled(self) -> str:
+        """fn(nn_params (44,) = [Theta1(:); Theta2(:)] in F order, input_layer_size 3, ...) -> (J, grad (44,))"""
+        shapes = parameter_shapes(self.spec)
+        count = sum(rows * columns for rows, columns in shapes.values())
+        thetas = "; ".join(f"Theta{name[1:]}(:)" for name in shapes)
+        sizes = self.spec.sizes
+        results = ", ".join("J (a number)" if o == "cost" else f"grad ({count},)" for o in self.outputs
+                            if o == "cost" or o == "W1")
+        return (f"fn(nn_params ({count},) = [{thetas}] in {self.unrolled.order} order "
+                f"({', '.join(f'Theta{n[1:]} {s}' for n, s in shapes.items())}), input_layer_size {sizes[0]}, "
+                f"hidden_layer_size {sizes[1]}, num_labels {sizes[2]}, X ({self.spec.m}, {sizes[0]}), "
+                f"y ({self.spec.m} examples), lambda {self.unrolled.l2:g}) -> "
+                + (f"({results})" if "," in results else results))
+
+
+@dataclass(frozen=True)
+class Unrolled:
+    """Ng's ex4 calling form: nnCostFunction(nn_params, input_layer_size, hidden_layer_size,
+    num_labels, X, y, lambda) with every Theta unrolled into one vector, returning (J, grad) with
+    grad unrolled the same way (checks/diagnose/unrolled.py does the call).
+
+    order: "F" unrolls each Theta column by column, as MATLAB's [Theta1(:); Theta2(:)] and
+        np.reshape(..., order="F") do; "C" row by row, as NumPy's default ravel() and reshape do.
+    l2: the lambda passed as the last argument (the spec's --l2, before any --l2-convention).
+    """
+
+    order: str
+    l2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -150,12 +182,14 @@ class CallingForm:
     intermediates: None, or the function also exposes intermediates (z2, a2, delta3, ...: a dict
         returned last, or checks.diagnose.intermediates.record), with the user's names -> ours
         ("d3" -> "delta3"); () when it uses ours.
+    unrolled: None, or fn takes Ng's unrolled parameters (see Unrolled).
     """
 
     labels: int | None = None
     per_example: bool = False
     names: tuple[tuple[str, str], ...] = ()
     intermediates: tuple[tuple[str, str], ...] | None = None
+    unrolled: Unrolled | None = None
 
     def user_name(self, ours: str) -> str:
         return next((user for user, name in self.names if name == ours), ours)
@@ -201,11 +235,15 @@ def output_label(output: str) -> str:
     return f"dJ/d{name}" + (f"[{entry[0]}, {entry[1]}]" if entry else "")
 
 
-def contract(spec: NetworkSpec, returns: str | Sequence[str] = "gradients") -> Contract:
+def contract(spec: NetworkSpec, returns: str | Sequence[str] = "gradients",
+             unrolled: Unrolled | None = None) -> Contract:
     """The contract for `returns`: "gradients", "deltas", "cost", a name, an entry, or several.
 
+    With `unrolled` (Ng's nnCostFunction), only the cost and the gradients as a whole can be returned.
+
     Raises:
-        ValueError: the spec cannot be evaluated numerically, or an output name it does not have.
+        ValueError: the spec cannot be evaluated numerically, or an output name it does not have;
+            with `unrolled`, a spec or output Ng's signature does not have.
 
     >>> from derive.network.spec import XOR_SPEC
     >>> contract(XOR_SPEC, "delta2, W2[1,0]").outputs
@@ -239,7 +277,26 @@ def contract(spec: NetworkSpec, returns: str | Sequence[str] = "gradients") -> C
                          "a parameter or delta name, or an entry like W2[0, 0]")
     if len(set(outputs)) != len(outputs):
         raise ValueError(f"an output is named twice in {', '.join(outputs)}")
-    return Contract(spec, tuple(outputs))
+    if unrolled is not None:
+        _check_unrolled(spec, tuple(outputs), parameters, unrolled)
+    return Contract(spec, tuple(outputs), unrolled)
+
+
+def _check_unrolled(spec: NetworkSpec, outputs: tuple[str, ...], parameters: tuple[str, ...],
+                    unrolled: Unrolled) -> None:
+    """Ng's signature has three layer sizes and Theta(l) (units of l+1, units of l + 1): one hidden
+    layer, column form, a bias unit; it returns J, grad or (J, grad)."""
+    if unrolled.order not in ("F", "C"):
+        raise ValueError(f"the unrolling order is F (MATLAB's Theta1(:), column by column) or C (NumPy's "
+                         f"ravel(), row by row), got {unrolled.order!r}")
+    if len(spec.sizes) != 3 or spec.bias != "unit" or spec.convention != "column":
+        raise ValueError(f"--unrolled calls Ng's nnCostFunction(nn_params, input_layer_size, hidden_layer_size, "
+                         f"num_labels, X, y, lambda), whose Theta1 is (hidden, inputs + 1) with the bias unit's "
+                         f"weights in column 0: it needs one hidden layer, --bias unit and --convention column "
+                         f"(got {spec.slug}, bias {spec.bias}, {spec.convention} form)")
+    if outputs not in (("cost",) + parameters, parameters, ("cost",)):
+        raise ValueError(f"with --unrolled the function returns (J, grad), grad or J (--returns cost,gradients, "
+                         f"gradients or cost), got {', '.join(outputs)}")
 
 
 def _output_name(part: str, shapes: Mapping[str, tuple[int, int]]) -> str:

@@ -20,6 +20,7 @@ from checks.diagnose.contract import (CallingForm, Contract, DEFAULT_POINTS, DEF
                                       check_timeout, check_tolerance, contract)
 from checks.diagnose.calling import (INTERMEDIATES, Point, call_with_precision, check_signature, evaluation_points)
 from checks.diagnose.line_by_line import LineByLine, check_names, line_by_line
+from checks.diagnose.unrolled_order import other_order_note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,9 +211,10 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     user_l2 = spec.l2
     if l2_convention is not None:  # the convention's k on the weights, as the spec's own lambda
         spec = replace(spec, l2=l2_conventions.spec_l2_for(convention, user_l2, spec))
-    terms = contract(spec, returns)
-    if form.intermediates is not None and form.per_example:
-        raise ValueError("intermediates need the whole batch in one call: not with one example per call")
+    terms = contract(spec, returns, form.unrolled)
+    if form.per_example and (form.intermediates is not None or form.unrolled is not None):
+        raise ValueError("intermediates and unrolled parameters need the whole batch in one call: not with one "
+                         "example per call")
     check_signature(fn, terms, name, form)
     chosen = evaluation_points(spec, points, seed, data, one_hot=form.labels is not None)
     route = derived_gradient_function(spec)
@@ -238,7 +240,9 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
                               name, diagnose)
     verdicts = tuple(_output_verdict(o, chosen, observed, derived, tolerance) for o in terms.outputs)
     explanations, complete, hints, penalty, note = (), True, (), (), ""
-    if diagnose and not all(v.agree for v in verdicts):
+    if diagnose and form.unrolled is not None and not all(v.agree for v in verdicts):
+        note = other_order_note(fn, terms, chosen, derived, name, timeout, tolerance, form)
+    if diagnose and not note and not all(v.agree for v in verdicts):
         failing = [v.output for v in verdicts if not v.agree]
         findings, penalty, explained = _penalty_diagnosis(spec, user_l2, convention, terms, chosen, observed,
                                                           full, failing, verdicts)

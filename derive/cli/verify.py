@@ -28,10 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "1: disagrees; 2: bad input (the file, the function or its outputs do not fit; a function "
                     "that raises, calls sys.exit or runs past --timeout; inputs too large for float64).")
     verify.add_argument("target", metavar="FILE.py:FUNCTION", help="the file and the function in it")
-    verify.add_argument("--returns", default="gradients",
+    verify.add_argument("--returns", default=None,
                         help="what the function returns: gradients (dJ/dW1, [dJ/db1,] dJ/dW2, ... in that "
                              "order, default), deltas, cost, a name (W1, delta2) or an entry (W2[0,0]); "
-                             "several comma-separated, returned in that order")
+                             "several comma-separated, returned in that order (with --unrolled: "
+                             "cost,gradients, the default, gradients or cost)")
     verify.add_argument("--points", type=int, default=3, help="seeded random points (default 3)")
     verify.add_argument("--seed", type=int, default=0, help="random point k uses seed SEED + k (default 0)")
     verify.add_argument("--tolerance", type=float, default=None,
@@ -55,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--names", default=None, metavar="USER=OURS,...",
                         help="the user's parameter names: Theta1=W1,Theta2=W2 or weights[0]=W1,"
                              "biases[0]=b1; for returned dict keys and a bound method's attributes")
+    verify.add_argument("--unrolled", type=str.upper, choices=("F", "C"), default=None, metavar="F|C",
+                        help="call the function as Ng's ex4 nnCostFunction(nn_params, input_layer_size, "
+                             "hidden_layer_size, num_labels, X, y, lambda): nn_params = [Theta1(:); Theta2(:)] "
+                             "unrolled in F order (MATLAB's (:), np.reshape(..., order='F')) or C order "
+                             "(NumPy's ravel() and reshape), X with one example per row, lambda = --l2; its "
+                             "(J, grad) is read with grad split back the same way. Needs one hidden layer, "
+                             "--bias unit and --convention column (y: --labels 1 for Ng's labels)")
     verify.add_argument("--intermediates", nargs="?", const="", default=None, metavar="USER=OURS,...",
                         help="line by line: the function also exposes intermediates (a dict returned as its "
                              "last value, or checks.diagnose.intermediates.record(...)) named as the derived "
@@ -107,7 +115,8 @@ def run_verify(args: argparse.Namespace) -> int:
             --timeout; inputs whose values overflow float64 (NotFinite).
     """
     from checks.diagnose.l2_conventions import l2_convention
-    from checks.diagnose.contract import (DEFAULT_TIMEOUT, VERDICT_TOLERANCE, CallingForm, check_timeout, check_tolerance, contract, parse_names)
+    from checks.diagnose.contract import (DEFAULT_TIMEOUT, VERDICT_TOLERANCE, CallingForm, Unrolled, check_timeout,
+                                          check_tolerance, contract, parse_names)
     from checks.diagnose.user_function import verify_function
 
     spec = spec_from_args(args)
@@ -118,10 +127,14 @@ def run_verify(args: argparse.Namespace) -> int:
     shown = None if args.intermediates is None else parse_aliases(args.intermediates)
     if shown is not None and args.per_example:
         raise ValueError("--intermediates needs the whole batch in one call: not with --per-example")
+    if args.unrolled is not None and args.per_example:
+        raise ValueError("--unrolled calls the function with the whole batch: not with --per-example")
+    unrolled = None if args.unrolled is None else Unrolled(args.unrolled, spec.l2)
+    returns = args.returns or ("cost,gradients" if unrolled is not None else "gradients")
     form = CallingForm(labels=args.labels, per_example=args.per_example, names=parse_names(args.names),
-                       intermediates=shown)
+                       intermediates=shown, unrolled=unrolled)
     data, spec = _data_points(args, spec)
-    contract(spec, args.returns)  # a bad --returns is reported before the user's file runs
+    contract(spec, returns, unrolled)  # a bad --returns or --unrolled is reported before the user's file runs
     try:  # bad options are reported before the user's file runs, too
         tolerance = check_tolerance(VERDICT_TOLERANCE if args.tolerance is None else args.tolerance)
         timeout = check_timeout(DEFAULT_TIMEOUT if args.timeout is None else args.timeout)
@@ -129,7 +142,7 @@ def run_verify(args: argparse.Namespace) -> int:
         flag = "--tolerance" if "tolerance" in str(error) else "--timeout"
         raise ValueError(f"{flag}: {error}") from None
     fn, label = load_function(args.target)
-    verdict = verify_function(fn, spec, args.returns, points=args.points, seed=args.seed, data=data,
+    verdict = verify_function(fn, spec, returns, points=args.points, seed=args.seed, data=data,
                               tolerance=tolerance, name=label, timeout=timeout,
                               l2_convention=args.l2_convention, form=form)
     print(verdict.text())
