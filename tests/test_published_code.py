@@ -195,3 +195,13 @@ def test_the_pytest_helper_takes_the_convention_and_the_calling_form():
     with pytest.raises(AssertionError, match="the factor 2 of the square left out"):
         assert_gradients_match(cs231n_two_layer.loss_reg_without_two, spec, "cost,gradients",
                                l2_convention="cs231n", form=CallingForm(labels=0))
+
+
+@pytest.mark.parametrize("target, options, y", [
+    ("ng_ex4.py:nnCostFunction", NG, "y (4,) class labels from 1"),
+    ("cs231n_two_layer.py:loss", CS231N, "y (6,) class labels from 0"),
+])
+def test_the_contract_line_shows_y_as_the_labels_the_function_receives(capsys, target, options, y):
+    _, out, _ = verify(capsys, target, *options)
+    contract_line = next(line for line in out.splitlines() if line.startswith("contract: "))
+    assert y in contract_line

@@ -111,6 +111,7 @@ class Contract:
     spec: NetworkSpec
     outputs: tuple[str, ...]  # "W1", "b1", "cost", "delta2", "W2[0, 0]"
     unrolled: Unrolled | None = None  # fn takes and returns Ng's unrolled parameters
+    labels: int | None = None  # y is passed as integer class labels counted from this (--labels)
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -121,6 +122,11 @@ class Contract:
         shapes = {"X": _oriented(spec, m, spec.sizes[0]), "y": _oriented(spec, m, spec.sizes[-1])}
         shapes.update(parameter_shapes(spec))
         return shapes
+
+    def _argument_text(self, name: str, shape: tuple[int, int]) -> str:
+        if name == "y" and self.labels is not None:  # what calling._labels passes: one class per example
+            return f"y ({self.spec.m},) class labels from {self.labels}"
+        return f"{name} {shape}"
 
     def expected_shape(self, output: str) -> tuple[int, ...]:
         name, entry = formula_program.split_entry(output)
@@ -134,7 +140,7 @@ class Contract:
         """fn(X (4, 2), y (4, 1), W1 (2, 3), W2 (3, 1)) -> (dJ/dW1 (2, 3), dJ/dW2 (3, 1))"""
         if self.unrolled is not None:
             return self._describe_unrolled()
-        arguments = ", ".join(f"{name} {shape}" for name, shape in self.argument_shapes().items())
+        arguments = ", ".join(self._argument_text(name, shape) for name, shape in self.argument_shapes().items())
         results = ", ".join(output_label(o) + (f" {self.expected_shape(o)}" if self.expected_shape(o) else " (a number)")
                             for o in self.outputs)
         return f"fn({arguments}) -> " + (f"({results})" if len(self.outputs) > 1 else results)
@@ -236,7 +242,7 @@ def output_label(output: str) -> str:
 
 
 def contract(spec: NetworkSpec, returns: str | Sequence[str] = "gradients",
-             unrolled: Unrolled | None = None) -> Contract:
+             unrolled: Unrolled | None = None, labels: int | None = None) -> Contract:
     """The contract for `returns`: "gradients", "deltas", "cost", a name, an entry, or several.
 
     With `unrolled` (Ng's nnCostFunction), only the cost and the gradients as a whole can be returned.
@@ -279,7 +285,7 @@ def contract(spec: NetworkSpec, returns: str | Sequence[str] = "gradients",
         raise ValueError(f"an output is named twice in {', '.join(outputs)}")
     if unrolled is not None:
         _check_unrolled(spec, tuple(outputs), parameters, unrolled)
-    return Contract(spec, tuple(outputs), unrolled)
+    return Contract(spec, tuple(outputs), unrolled, labels)
 
 
 def _check_unrolled(spec: NetworkSpec, outputs: tuple[str, ...], parameters: tuple[str, ...],

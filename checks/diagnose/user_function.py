@@ -211,7 +211,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     user_l2 = spec.l2
     if l2_convention is not None:  # the convention's k on the weights, as the spec's own lambda
         spec = replace(spec, l2=l2_conventions.spec_l2_for(convention, user_l2, spec))
-    terms = contract(spec, returns, form.unrolled)
+    terms = contract(spec, returns, form.unrolled, form.labels)
     if form.per_example and (form.intermediates is not None or form.unrolled is not None):
         raise ValueError("intermediates and unrolled parameters need the whole batch in one call: not with one "
                          "example per call")
