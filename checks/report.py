@@ -23,7 +23,7 @@ from derive.writeup.files import write_document
 from derive.writeup.html import document_html
 from derive.writeup.numpy_latexify import reference_functions
 from derive.writeup.output_files import CompileResult
-from derive.writeup.pictures import pictures as html_pictures
+from derive.writeup.pictures import missing_pictures_line, pictures as html_pictures
 
 # Printed thresholds (the figures below them vary across machines, the files must not):
 # two analytic routes differ by rounding, ~1e-15 relative (checks.routes.three_routes measures 2e-15 at worst);
@@ -94,6 +94,8 @@ class Report:
                          f"(worst relative error {'< 1e-6' if worst < DIFFERENCE_SHOWN_BELOW else f'{worst:.1e}'})")
         if self.pdf is not None and self.pdf.pdf is None:
             lines.append(f"  pdf: {self.pdf.message}")
+        if missing_pictures_line(self.written):
+            lines.append(f"  {missing_pictures_line(self.written)}")
         if self.written:
             folder = self.written[0].parent
             lines.append(f"  wrote: {', '.join(str(folder / p.name) for p in self.written)}")

@@ -88,3 +88,19 @@ def test_default_names():
     ng = NetworkSpec((2, 3, 1), ("sigmoid", "sigmoid"), cost="binary_cross_entropy", reduction="mean",
                      bias="unit", convention="column", l2=1.0)
     assert default_name(ng) == "2-3-1-sigmoid-bce-column-bias-unit-mean-l2-1-m4"
+
+
+@pytest.mark.parametrize("argv", [["derive"], ["derive", "--layer", "batchnorm"]], ids=["network", "layer"])
+def test_a_page_written_without_dot_says_so_in_the_summary(tmp_path, capsys, monkeypatch, argv):
+    import shutil
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "dot" else real_which(name, *a, **k))
+    assert main(argv + ["--out", str(tmp_path), "--formats", "md,html"]) == 0
+    assert "pictures: Graphviz's dot is not on PATH" in capsys.readouterr().out
+
+
+@pytest.mark.needs_dot
+def test_a_page_written_with_dot_has_no_pictures_line(tmp_path, capsys):
+    assert main(["derive", "--out", str(tmp_path), "--formats", "md,html"]) == 0
+    assert "pictures:" not in capsys.readouterr().out

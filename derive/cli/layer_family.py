@@ -87,6 +87,8 @@ def derive_summary(heading: str, proofs, verdict, pdf, written, folder: Path, nu
 
     proofs hold, verdict.comparisons carry cs231n relative errors, pdf is the compile result.
     """
+    from derive.writeup.pictures import missing_pictures_line  # the shell starts without the drawing code
+
     print(heading)
     print("  proofs: " + "; ".join(p.text() for p in proofs))
     worst = max(e for c in verdict.comparisons for e in c.errors)
@@ -94,6 +96,8 @@ def derive_summary(heading: str, proofs, verdict, pdf, written, folder: Path, nu
           f"(worst cs231n relative error {worst:.1e})")
     if pdf is not None and pdf.pdf is None and not any(p.suffix == ".pdf" for p in written):
         print(f"  pdf: {pdf.message}")
+    if missing_pictures_line(written):
+        print(f"  {missing_pictures_line(written)}")
     if written:
         print(f"  wrote: {', '.join(str(folder / p.name) for p in written)}")
     failed = not all(p.holds for p in proofs) or not verdict.agree or (pdf is not None and pdf.failed)

@@ -30,6 +30,14 @@ _SVG_START = re.compile(r"<svg\b")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
+def missing_pictures_line(written) -> str | None:
+    """The summary line for an HTML page written without dot (its pictures are notes), else None."""
+    if shutil.which("dot") is None and any(str(path).endswith(".html") for path in written):
+        return ("pictures: Graphviz's dot is not on PATH: the HTML page shows a note where each picture "
+                "would be; install graphviz (apt-get install graphviz) for them")
+    return None
+
+
 @dataclass(frozen=True)
 class Picture:
     """One figure: its caption, and either the SVG markup or the reason there is none."""
