@@ -205,3 +205,10 @@ def test_the_contract_line_shows_y_as_the_labels_the_function_receives(capsys, t
     _, out, _ = verify(capsys, target, *options)
     contract_line = next(line for line in out.splitlines() if line.startswith("contract: "))
     assert y in contract_line
+
+
+def test_the_contract_line_shows_one_example_per_call_and_the_weights_as_attributes(capsys):
+    _, out, _ = verify(capsys, "nielsen_network.py:NET.backprop", *NIELSEN)
+    contract_line = next(line for line in out.splitlines() if line.startswith("contract: "))
+    assert contract_line.startswith("contract: fn(x (3, 1), y (2, 1)) with W1 as the object's weights[0]")
+    assert contract_line.endswith("once per example, summed over the 4 examples")

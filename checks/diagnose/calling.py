@@ -96,7 +96,7 @@ def check_signature(fn: Callable, terms: Contract, name: str, form: CallingForm 
     except TypeError:
         raise ContractError(
             f"{name} takes {signature} but the contract calls it with ({', '.join(arguments)}); "
-            f"for this spec: {terms.describe()}") from None
+            f"for this spec: {terms.describe(form)}") from None
 
 
 def call(fn: Callable, terms: Contract, point: Point, name: str = "the function",
@@ -143,19 +143,24 @@ def call_with_precision(fn: Callable, terms: Contract, point: Point, name: str =
         raise ContractError(f"{name}: reading what it returned {_raised(error, fn, terms.spec, point.params)} (at {point.label})") from None
 
 
-def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.ndarray], bool]:
-    owner = getattr(fn, "__self__", None)
-    takes_data_only = terms.unrolled is None and owner is not None and _binds(fn, 2) \
+def takes_data_only(fn, terms: Contract) -> bool:
+    """A bound method that takes (X, y) and reads its weights from its object (Welch, Nielsen)."""
+    return terms.unrolled is None and getattr(fn, "__self__", None) is not None and _binds(fn, 2) \
         and not _binds(fn, len(terms.arguments))
-    if takes_data_only:  # a bound method reading its weights from its object (Welch, Nielsen)
-        _set_attributes(owner, terms, form, params)
-    arguments = [X, Y] + ([] if takes_data_only else [p.copy() for p in params])
+
+
+def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.ndarray], bool]:
+    data_only = takes_data_only(fn, terms)
+    if data_only:
+        _set_attributes(fn.__self__, terms, form, params)
+    arguments = [X, Y] + ([] if data_only else [p.copy() for p in params])
     if terms.unrolled is not None:  # Ng's nnCostFunction(nn_params, sizes..., X, y, lambda)
         arguments = unrolled_arguments(terms, X, Y, params)
     try:
         result = fn(*arguments)
     except (Exception, SystemExit, KeyboardInterrupt) as error:
-        raise ContractError(f"{name} {_raised(error, fn, terms.spec, point.params)} (called as {terms.describe()}, "
+        raise ContractError(f"{name} {_raised(error, fn, terms.spec, point.params)} (called as "
+                            f"{terms.describe(form, data_only)}, "
                             f"at {point.label})") from None
     shown = None
     if form.intermediates is not None:

@@ -111,7 +111,6 @@ class Contract:
     spec: NetworkSpec
     outputs: tuple[str, ...]  # "W1", "b1", "cost", "delta2", "W2[0, 0]"
     unrolled: Unrolled | None = None  # fn takes and returns Ng's unrolled parameters
-    labels: int | None = None  # y is passed as integer class labels counted from this (--labels)
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -123,9 +122,15 @@ class Contract:
         shapes.update(parameter_shapes(spec))
         return shapes
 
-    def _argument_text(self, name: str, shape: tuple[int, int]) -> str:
-        if name == "y" and self.labels is not None:  # what calling._labels passes: one class per example
-            return f"y ({self.spec.m},) class labels from {self.labels}"
+    def _argument_text(self, name: str, shape: tuple[int, int], form: CallingForm) -> str:
+        """One argument as the function receives it (calling.py): an example at a time with
+        --per-example, y as integer labels with --labels."""
+        examples = 1 if form.per_example else self.spec.m
+        if name == "y" and form.labels is not None:
+            return f"y ({examples},) class labels from {form.labels}"
+        if name in ("X", "y") and form.per_example:
+            shape = _oriented(self.spec, 1, shape[1] if self.spec.convention == "row" else shape[0])
+            name = name.lower()
         return f"{name} {shape}"
 
     def expected_shape(self, output: str) -> tuple[int, ...]:
@@ -136,14 +141,30 @@ class Contract:
             return _oriented(self.spec, self.spec.m, self.spec.sizes[int(name[5:]) - 1])
         return parameter_shapes(self.spec)[name]
 
-    def describe(self) -> str:
-        """fn(X (4, 2), y (4, 1), W1 (2, 3), W2 (3, 1)) -> (dJ/dW1 (2, 3), dJ/dW2 (3, 1))"""
+    def describe(self, form: CallingForm | None = None, data_only: bool = False) -> str:
+        """How the function is called and what it must return, in the calling form given; data_only:
+        a bound method that takes (X, y) and reads its weights from its object.
+
+        >>> from derive.network.spec import XOR_SPEC
+        >>> contract(XOR_SPEC).describe()
+        'fn(X (4, 2), y (4, 1), W1 (2, 3), W2 (3, 1)) -> (dJ/dW1 (2, 3), dJ/dW2 (3, 1))'
+        >>> contract(XOR_SPEC).describe(CallingForm(per_example=True, names=(("weights[0]", "W1"),)), True)
+        "fn(x (1, 2), y (1, 1)) with W1 as the object's weights[0], W2 as its W2 -> (dJ/dW1 (2, 3), dJ/dW2 (3, 1)), once per example, summed over the 4 examples"
+        """
+        form = form or CallingForm()
         if self.unrolled is not None:
             return self._describe_unrolled()
-        arguments = ", ".join(self._argument_text(name, shape) for name, shape in self.argument_shapes().items())
+        shapes = self.argument_shapes()
+        if data_only:
+            shapes = {name: shapes[name] for name in ("X", "y")}
+        arguments = ", ".join(self._argument_text(name, shape, form) for name, shape in shapes.items())
+        attributes = (" with " + ", ".join(f"{ours} as " + ("the object's " if i == 0 else "its ") + form.user_name(ours)
+                                           for i, ours in enumerate(self.arguments[2:]))) if data_only else ""
         results = ", ".join(output_label(o) + (f" {self.expected_shape(o)}" if self.expected_shape(o) else " (a number)")
                             for o in self.outputs)
-        return f"fn({arguments}) -> " + (f"({results})" if len(self.outputs) > 1 else results)
+        per_example = f", once per example, summed over the {self.spec.m} examples" if form.per_example else ""
+        return (f"fn({arguments}){attributes} -> " + (f"({results})" if len(self.outputs) > 1 else results)
+                + per_example)
 
     def _describe_unrolled(self) -> str:
         """fn(nn_params (44,) = [Theta1(:); Theta2(:)] in F order, input_layer_size 3, ...) -> (J, grad (44,))"""
@@ -242,7 +263,7 @@ def output_label(output: str) -> str:
 
 
 def contract(spec: NetworkSpec, returns: str | Sequence[str] = "gradients",
-             unrolled: Unrolled | None = None, labels: int | None = None) -> Contract:
+             unrolled: Unrolled | None = None) -> Contract:
     """The contract for `returns`: "gradients", "deltas", "cost", a name, an entry, or several.
 
     With `unrolled` (Ng's nnCostFunction), only the cost and the gradients as a whole can be returned.
@@ -285,7 +306,7 @@ def contract(spec: NetworkSpec, returns: str | Sequence[str] = "gradients",
         raise ValueError(f"an output is named twice in {', '.join(outputs)}")
     if unrolled is not None:
         _check_unrolled(spec, tuple(outputs), parameters, unrolled)
-    return Contract(spec, tuple(outputs), unrolled, labels)
+    return Contract(spec, tuple(outputs), unrolled)
 
 
 def _check_unrolled(spec: NetworkSpec, outputs: tuple[str, ...], parameters: tuple[str, ...],

@@ -18,7 +18,8 @@ from derive.network.spec import NetworkSpec
 from checks.diagnose.contract import (CallingForm, Contract, DEFAULT_POINTS, DEFAULT_TIMEOUT, FLOAT32_TOLERANCE,
                                       PLAIN, ROUTE_AGREEMENT, VERDICT_TOLERANCE, output_label, as_spec,
                                       check_timeout, check_tolerance, contract)
-from checks.diagnose.calling import (INTERMEDIATES, Point, call_with_precision, check_signature, evaluation_points)
+from checks.diagnose.calling import (INTERMEDIATES, Point, call_with_precision, check_signature, evaluation_points,
+                                     takes_data_only)
 from checks.diagnose.line_by_line import LineByLine, check_names, line_by_line
 from checks.diagnose.unrolled_order import other_order_note
 
@@ -66,6 +67,7 @@ class FunctionVerdict:
     l2_convention: str = ""  # the penalty checked, e.g. "lambda sum W^2 (cs231n)"
     float32: bool = False  # an output came back in float32: judged at FLOAT32_TOLERANCE
     line_by_line: LineByLine | None = None  # the exposed intermediates, with --intermediates
+    call: str = ""  # the contract as the function is called (its calling form), for the report
 
     @property
     def passed(self) -> bool:
@@ -114,7 +116,7 @@ class FunctionVerdict:
                  f"({'/'.join(spec.activations)}, {spec.cost} ({spec.reduction}), bias {spec.bias}, "
                  f"{spec.convention} form, m = {spec.m}" + (f", l2 = {spec.l2:g}" if spec.l2 else "")
                  + (f", penalty {self.l2_convention}" if self.l2_convention else "") + ")",
-                 f"contract: {self.contract.describe()}",
+                 f"contract: {self.call or self.contract.describe()}",
                  f"points: {'; '.join(self.points)}"]
         if self.float32:
             lines.append(f"float32 outputs: judged at tolerance {self.tolerance:g} (float32 rounds at 1.2e-7 "
@@ -211,7 +213,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     user_l2 = spec.l2
     if l2_convention is not None:  # the convention's k on the weights, as the spec's own lambda
         spec = replace(spec, l2=l2_conventions.spec_l2_for(convention, user_l2, spec))
-    terms = contract(spec, returns, form.unrolled, form.labels)
+    terms = contract(spec, returns, form.unrolled)
     if form.per_example and (form.intermediates is not None or form.unrolled is not None):
         raise ValueError("intermediates and unrolled parameters need the whole batch in one call: not with one "
                          "example per call")
@@ -270,7 +272,7 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
     return FunctionVerdict(name, terms, tuple(p.label for p in chosen), verdicts, explanations, complete, hints,
                    tolerance, tuple(penalty), note,
                    f"{convention.formula} ({convention.name})" if l2_convention is not None else "",
-                   low_precision, lines)
+                   low_precision, lines, terms.describe(form, takes_data_only(fn, terms)))
 
 
 # The catalogue (checks/diagnose/mistakes.py) edits the formula set, built from the derived route's own
