@@ -212,3 +212,9 @@ def test_the_contract_line_shows_one_example_per_call_and_the_weights_as_attribu
     contract_line = next(line for line in out.splitlines() if line.startswith("contract: "))
     assert contract_line.startswith("contract: fn(x (3, 1), y (2, 1)) with W1 as the object's weights[0]")
     assert contract_line.endswith("once per example, summed over the 4 examples")
+
+
+def test_the_header_shows_the_users_lambda_in_their_convention_not_the_specs(capsys):
+    _, out, _ = verify(capsys, "cs231n_two_layer.py:loss", *CS231N)
+    header = out.splitlines()[0]
+    assert "penalty lambda sum W^2 (cs231n) with lambda = 0.05" in header and "l2 = " not in header

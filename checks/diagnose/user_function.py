@@ -114,8 +114,10 @@ class FunctionVerdict:
         spec = self.contract.spec
         lines = [f"check of {self.name} against the derived {spec.slug} network "
                  f"({'/'.join(spec.activations)}, {spec.cost} ({spec.reduction}), bias {spec.bias}, "
-                 f"{spec.convention} form, m = {spec.m}" + (f", l2 = {spec.l2:g}" if spec.l2 else "")
-                 + (f", penalty {self.l2_convention}" if self.l2_convention else "") + ")",
+                 f"{spec.convention} form, m = {spec.m}"
+                 # with a named convention, the user's lambda in their penalty (the spec holds its own)
+                 + (f", penalty {self.l2_convention}" if self.l2_convention else
+                    f", l2 = {spec.l2:g}" if spec.l2 else "") + ")",
                  f"contract: {self.call or self.contract.describe()}",
                  f"points: {'; '.join(self.points)}"]
         if self.float32:
@@ -271,7 +273,8 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
         hints = _hints(terms, verdicts, observed, derived)
     return FunctionVerdict(name, terms, tuple(p.label for p in chosen), verdicts, explanations, complete, hints,
                    tolerance, tuple(penalty), note,
-                   f"{convention.formula} ({convention.name})" if l2_convention is not None else "",
+                   f"{convention.formula} ({convention.name}) with lambda = {user_l2:g}" if l2_convention is not None
+                   else "",
                    low_precision, lines, terms.describe(form, takes_data_only(fn, terms)))
 
 
