@@ -78,15 +78,18 @@ RELU_MASK_MISSING = "f' missing: delta2 = delta3 @ W2.T (relu_prime(z2) left out
 NOT_IN_CATALOGUE = "no mistake in the catalogue, alone or up to 3 together, reproduces the numbers"
 
 
-def cases(layers: str, m: int, cs231n_layers: str) -> list[VerifyCase]:
+def cases(layers: str, m: int, cs231n_layers: str, many_classes: str) -> list[VerifyCase]:
     """The table's cases: cs231n's net at cs231n_layers, the rest at `layers` (about 200,000
-    parameters in the full table, a few hundred in the quick one and the tests)."""
+    parameters in the full table, a few hundred in the quick one and the tests), and a correct net
+    of about as many parameters with many classes at `many_classes` (the softmax's K^2 partials per
+    example are the derivation's dearest part)."""
     return [
         VerifyCase("cs231n TwoLayerNet.loss, correct", f"{PUBLISHED}:loss", cs231n_layers, m, 5.0, 0,
                    goal_bytes=GIGABYTE),
         VerifyCase("cs231n TwoLayerNet.loss, `reg * W` planted", f"{PUBLISHED}:loss_reg_without_two",
                    cs231n_layers, m, 30.0, 1, REG_WITHOUT_TWO),
         VerifyCase("the same code, correct", f"{PLANTED}:loss", layers, m, 10.0, 0),
+        VerifyCase("the same code, correct, with many classes", f"{PLANTED}:loss", many_classes, m, 10.0, 0),
         VerifyCase("`reg * W` for `2 * reg * W` (an L2 mistake)", f"{PLANTED}:loss_reg_without_two", layers, m,
                    30.0, 1, REG_WITHOUT_TWO),
         VerifyCase("`dscores /= N` left out (1/m missing)", f"{PLANTED}:loss_without_mean", layers, m, 30.0, 1,
@@ -98,8 +101,8 @@ def cases(layers: str, m: int, cs231n_layers: str) -> list[VerifyCase]:
     ]
 
 
-FULL_CASES = cases("784-250-10", 200, "3072-50-10")
-QUICK_CASES = cases("30-8-10", 5, "30-8-10")
+FULL_CASES = cases("784-250-10", 200, "3072-50-10", "1000-190-100")
+QUICK_CASES = cases("30-8-10", 5, "30-8-10", "30-8-20")
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,33 @@ def test_random_point_witness_leaves_exp_identities_to_is_zero():
     z = sp.Symbol("z")
     assert not nonzero_at_random_point(sp.exp(z) ** 2 - sp.exp(2 * z))  # zero, and exp is not opaque
     assert not nonzero_at_random_point(sp.exp(z) - sp.exp(2 * z))  # non-zero, but not its question
+
+
+@pytest.mark.parametrize("convention", ["row", "column"])
+def test_softmax_partial_equals_sympys_diff_of_the_whole_softmax_entry(convention):
+    # the partial is found on the entry with the rest of the sum as one symbol, once per shape of
+    # expression, and renamed back: compare with diff of the full exp(z_j) / sum_i exp(z_i)
+    import random
+
+    import sympy as sp
+
+    from derive.backward.chain_rule import softmax_partial
+    from derive.network.spec import NetworkSpec
+
+    spec = NetworkSpec((2, 2, 4), ("relu", "softmax"), cost="categorical_cross_entropy", m=2, convention=convention)
+    network = symbolic_network(spec)
+    layer, generator = network.output_layer, random.Random(0)
+    z, output = network.pre_activation(layer), network.output
+    for example in range(2):
+        positions = [network.position(example, k) for k in range(4)]
+        point = {z.entry(*p): sp.Rational(generator.randint(-9, 9), 4) for p in positions}
+        exponentials = [sp.exp(z.entry(*p)) for p in positions]
+        yhat = {output.entry(*p): (e / sp.Add(*exponentials)).xreplace(point) for p, e in zip(positions, exponentials)}
+        for out in positions:
+            whole = network.activation_entry(layer, out)
+            for by in positions:
+                expected = sp.diff(whole, z.entry(*by)).xreplace(point)
+                found = softmax_partial(network, out, z.entry(*by)).xreplace(yhat)
+                assert abs(sp.N(expected - found, 30)) < sp.Float("1e-25")
+        other = network.position(1 - example, 0)
+        assert softmax_partial(network, positions[0], z.entry(*other)) == 0  # another example's z: no path

@@ -12,11 +12,13 @@ from derive.cli import main
 
 def test_the_full_table_checks_the_sizes_issue_14_names():
     sizes = {(case.layers, case.m) for case in verify_scale.FULL_CASES}
-    assert sizes == {("3072-50-10", 200), ("784-250-10", 200)}
+    assert sizes == {("3072-50-10", 200), ("784-250-10", 200), ("1000-190-100", 200)}
     large = [case for case in verify_scale.FULL_CASES if case.layers == "784-250-10"]
     # 784 x 250 + 250 + 250 x 10 + 10 weights and biases, counted by hand
     assert {case.parameters for case in large} == {198_760}
     assert [case.expected_exit for case in large] == [0, 1, 1, 1, 1]
+    # the many-classes row: about as many parameters, 100 classes
+    assert {case.parameters for case in verify_scale.FULL_CASES if case.layers == "1000-190-100"} == {209_290}
 
 
 @pytest.mark.parametrize("case", verify_scale.QUICK_CASES, ids=lambda case: case.target.split(":")[1] + "-" + case.layers)

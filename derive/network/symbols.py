@@ -167,8 +167,13 @@ class SymbolicNetwork:
         if name != "softmax":
             return activation_entry(name).opaque(z.entry(*position))
         example, unit = self.example_unit(position)
-        exponentials = [sp.exp(z.entry(*self.position(example, k))) for k in range(self.units(layer))]
-        return exponentials[unit] / sp.Add(*exponentials)
+        exponentials, total = self.softmax_terms(layer, example)
+        return exponentials[unit] / total
+
+    def softmax_terms(self, layer: int, example: int) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
+        """exp(z) of each unit of one example at a softmax layer, and their sum: built once, as a
+        K-way softmax reads them K^2 times per example."""
+        return _softmax_terms(self, layer, example)
 
     # --- cost ----------------------------------------------------------------------------
     def example_loss(self, example: int) -> sp.Expr:
@@ -235,6 +240,13 @@ def symbolic_network(spec: NetworkSpec) -> SymbolicNetwork:
 @lru_cache(maxsize=64)
 def _network(spec: NetworkSpec) -> SymbolicNetwork:
     return SymbolicNetwork(spec)
+
+
+@lru_cache(maxsize=4096)
+def _softmax_terms(network: SymbolicNetwork, layer: int, example: int) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
+    z = network.pre_activation(layer)
+    exponentials = tuple(sp.exp(z.entry(*network.position(example, k))) for k in range(network.units(layer)))
+    return exponentials, sp.Add(*exponentials)
 
 
 @lru_cache(maxsize=64)
