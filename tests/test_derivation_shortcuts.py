@@ -148,3 +148,12 @@ def test_softmax_partial_equals_sympys_diff_of_the_whole_softmax_entry(conventio
                 assert abs(sp.N(expected - found, 30)) < sp.Float("1e-25")
         other = network.position(1 - example, 0)
         assert softmax_partial(network, positions[0], z.entry(*other)) == 0  # another example's z: no path
+
+
+def test_the_comparison_sample_is_limited_by_the_terms_each_entry_sums():
+    from derive.backward.derivation import FULL_WORK_LIMIT, SAMPLE_SIZE, compared_positions
+
+    assert len(compared_positions((3, 30), terms_per_entry=30)) == 90  # 2,700 terms: every entry
+    assert 3 * 100 * 100 > FULL_WORK_LIMIT
+    assert len(compared_positions((3, 100), terms_per_entry=100)) == SAMPLE_SIZE  # a 100-way softmax
+    assert len(compared_positions((3, 100))) == 300  # one term each: every entry, as before

@@ -27,6 +27,9 @@ from derive.program.program import program_of
 # sample (corners, edges, seeded random entries) and the randomized exact proof covers the rest.
 FULL_COMPARISON_LIMIT = 1024
 SAMPLE_SIZE = 48
+# ... and while the entries' chain-rule terms number at most this: a softmax output delta sums K
+# terms per entry, so 100 classes at m0 = 3 (30,000 terms, 15 s) take the sample too
+FULL_WORK_LIMIT = 4096
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,14 @@ class Derivation:
         return tuple((s.name, s.formula) for s in self.steps if s.kind in ("output_delta", "hidden_delta"))
 
 
-def compared_positions(shape: tuple[int, int]) -> list[tuple[int, int]]:
-    """Every entry of a small matrix; corners, first row and column and a seeded sample otherwise."""
+def compared_positions(shape: tuple[int, int], terms_per_entry: int = 1) -> list[tuple[int, int]]:
+    """Every entry of a small matrix; corners, first row and column and a seeded sample otherwise.
+
+    terms_per_entry: how many chain-rule terms each entry sums (a K-way softmax's output delta sums
+    K), so that the limit is on the work, not on the count of entries.
+    """
     rows, columns = int(shape[0]), int(shape[1])  # SymPy integers from a MatrixSymbol's shape too
-    if rows * columns <= FULL_COMPARISON_LIMIT:
+    if rows * columns <= FULL_COMPARISON_LIMIT and rows * columns * terms_per_entry <= FULL_WORK_LIMIT:
         return [(i, j) for i in range(rows) for j in range(columns)]
     chosen = {(0, 0), (0, columns - 1), (rows - 1, 0), (rows - 1, columns - 1)}
     chosen.update((0, j) for j in range(min(columns, 8)))
@@ -196,8 +203,9 @@ def _derivative_matrix(network: SymbolicNetwork, layer: int) -> sp.MatrixExpr:
 def _output_steps(network: SymbolicNetwork, general: dict | None, memo: dict) -> list[Step]:
     layer = network.output_layer
     output, targets, delta = network.output, network.targets, network.delta(layer)
-    positions = compared_positions(delta.shape)
-    if network.spec.output_activation == "softmax":
+    softmax = network.spec.output_activation == "softmax"
+    positions = compared_positions(delta.shape, network.units(layer) if softmax else 1)
+    if softmax:
         entries = _entries(memo, delta.name, positions, lambda p: chain_rule.output_delta(network, p))
         # Softmax with cross-entropy collapses to yhat - y only when each example's targets sum to
         # 1; the constraint eliminates the last target of each example to use exactly that.
