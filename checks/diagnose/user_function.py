@@ -221,61 +221,100 @@ def verify_function(fn: Callable, spec: NetworkSpec, returns: str | Sequence[str
                          "example per call")
     check_signature(fn, terms, name, form)
     chosen = evaluation_points(spec, points, seed, data, one_hot=form.labels is not None)
+    calls = _evaluate(fn, terms, chosen, convention.coefficient(user_l2, spec.m) if convention.biases else None,
+                      name, timeout, form)
+    if calls.low_precision:
+        tolerance = max(tolerance, FLOAT32_TOLERANCE)
+    lines = None
+    if form.intermediates is not None:
+        lines = _line_by_line(spec, chosen, [values.pop(INTERMEDIATES) for values in calls.observed], calls.full,
+                              tolerance, name, diagnose)
+    verdicts = tuple(_output_verdict(o, chosen, calls.observed, calls.derived, tolerance) for o in terms.outputs)
+    diagnosis = Diagnosis()
+    if diagnose and not all(v.agree for v in verdicts):
+        diagnosis = _diagnose(fn, terms, chosen, calls, verdicts, user_l2, convention, name, timeout, tolerance, form)
+    return FunctionVerdict(name, terms, tuple(p.label for p in chosen), verdicts, diagnosis.explanations,
+                           diagnosis.complete, diagnosis.hints, tolerance, diagnosis.penalty, diagnosis.note,
+                           f"{convention.formula} ({convention.name}) with lambda = {user_l2:g}"
+                           if l2_convention is not None else "",
+                           calls.low_precision, lines, terms.describe(form, takes_data_only(fn, terms)))
+
+
+@dataclass(frozen=True)
+class Calls:
+    """The function's outputs at each point beside the derived ones, and the derived route's results."""
+
+    observed: list[dict]  # output -> the function's value, per point (plus its intermediates, if exposed)
+    derived: list[dict]  # output -> the derived value, per point
+    full: list  # the derived route's whole result per point (every gradient and delta)
+    low_precision: bool  # an output came back in float32 or lower
+
+
+def _evaluate(fn, terms: Contract, chosen, bias_penalty: float | None, name: str, timeout, form: CallingForm) -> Calls:
+    """The derived route at each point (checked finite and against the hand-written route), and fn there.
+
+    bias_penalty: the k of k sum b^2 when the user's convention penalizes the biases too."""
+    spec = terms.spec
     route = derived_gradient_function(spec)
-    k = convention.coefficient(user_l2, spec.m)
     observed, derived, full, low_precision = [], [], [], False
     for point in chosen:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # judged just below
             result = route(point.params, point.X, point.Y)
         check_finite_values(spec, route, point.params, point.X, point.Y, result, where=point.label)
         _cross_check_by_hand(spec, point, result)
-        if convention.biases:
-            result = l2_conventions.with_bias_penalty(spec, result, point.params, k)
+        if bias_penalty is not None:
+            result = l2_conventions.with_bias_penalty(spec, result, point.params, bias_penalty)
         full.append(result)
         derived.append({o: reference_value(result, o) for o in terms.outputs})
         values, low = call_with_precision(fn, terms, point, name, timeout, form)
         observed.append(values)
         low_precision = low_precision or low
-    if low_precision:
-        tolerance = max(tolerance, FLOAT32_TOLERANCE)
-    lines = None
-    if form.intermediates is not None:
-        lines = _line_by_line(spec, chosen, [values.pop(INTERMEDIATES) for values in observed], full, tolerance,
-                              name, diagnose)
-    verdicts = tuple(_output_verdict(o, chosen, observed, derived, tolerance) for o in terms.outputs)
-    explanations, complete, hints, penalty, note = (), True, (), (), ""
-    if diagnose and form.unrolled is not None and not all(v.agree for v in verdicts):
-        note = other_order_note(fn, terms, chosen, derived, name, timeout, tolerance, form)
-    if diagnose and not note and not all(v.agree for v in verdicts):
-        failing = [v.output for v in verdicts if not v.agree]
-        findings, penalty, explained = _penalty_diagnosis(spec, user_l2, convention, terms, chosen, observed,
-                                                          full, failing, verdicts)
-        unexplained = [o for o in failing if o not in explained]
-        if findings:  # one catalogue-style mistake per kind of L2 finding, all made together
-            grouped: dict[str, list] = {}
-            for finding in findings:
-                grouped.setdefault(finding.key, []).append(finding)
-            penalty_mistakes = tuple(mistakes.Mistake(key, group[0].title, "; ".join(f.detail for f in group), ())
-                                     for key, group in grouped.items())
-            if not unexplained:
-                explanations = (mistakes.Explanation(penalty_mistakes),)
-            else:
-                penalty = tuple(f"{m}" for m in penalty_mistakes) + tuple(penalty)
-        if unexplained and _catalogue_too_dear(spec):
-            note = (f"the catalogue search was left out: its formulas would be derived at the full batch, "
-                    f"which takes minutes past {CATALOGUE_PARAMETER_LIMIT:,} parameters (this net has "
-                    f"{spec.parameter_count:,}); check a smaller net of the same form to name the mistake")
-        elif unexplained:
-            envs = _catalogue_envs(spec, chosen, full)
-            search = mistakes.explain(spec, envs, observed, unexplained,
-                                      tolerance=max(mistakes.MATCH_TOLERANCE, tolerance if low_precision else 0))
-            explanations, complete = search.explanations, search.complete
-        hints = _hints(terms, verdicts, observed, derived)
-    return FunctionVerdict(name, terms, tuple(p.label for p in chosen), verdicts, explanations, complete, hints,
-                   tolerance, tuple(penalty), note,
-                   f"{convention.formula} ({convention.name}) with lambda = {user_l2:g}" if l2_convention is not None
-                   else "",
-                   low_precision, lines, terms.describe(form, takes_data_only(fn, terms)))
+    return Calls(observed, derived, full, low_precision)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What explains a disagreement: catalogue mistakes, the L2 reading, hints, or why none was searched."""
+
+    explanations: tuple[mistakes.Explanation, ...] = ()
+    complete: bool = True
+    hints: tuple[str, ...] = ()
+    penalty: tuple[str, ...] = ()
+    note: str = ""
+
+
+def _diagnose(fn, terms: Contract, chosen, calls: Calls, verdicts, user_l2: float, convention, name: str,
+              timeout, tolerance: float, form: CallingForm) -> Diagnosis:
+    """The other unrolling order first (--unrolled), then the L2 reading, then the catalogue."""
+    spec, observed = terms.spec, calls.observed
+    if form.unrolled is not None:
+        note = other_order_note(fn, terms, chosen, calls.derived, name, timeout, tolerance, form)
+        if note:
+            return Diagnosis(note=note)
+    failing = [v.output for v in verdicts if not v.agree]
+    findings, penalty, explained = _penalty_diagnosis(spec, user_l2, convention, terms, chosen, observed,
+                                                      calls.full, failing, verdicts)
+    unexplained = [o for o in failing if o not in explained]
+    explanations, complete, note = (), True, ""
+    if findings:  # one catalogue-style mistake per kind of L2 finding, all made together
+        grouped: dict[str, list] = {}
+        for finding in findings:
+            grouped.setdefault(finding.key, []).append(finding)
+        penalty_mistakes = tuple(mistakes.Mistake(key, group[0].title, "; ".join(f.detail for f in group), ())
+                                 for key, group in grouped.items())
+        if not unexplained:
+            explanations = (mistakes.Explanation(penalty_mistakes),)
+        else:
+            penalty = tuple(f"{m}" for m in penalty_mistakes) + tuple(penalty)
+    if unexplained and _catalogue_too_dear(spec):
+        note = (f"the catalogue search was left out: its formulas would be derived at the full batch, "
+                f"which takes minutes past {CATALOGUE_PARAMETER_LIMIT:,} parameters (this net has "
+                f"{spec.parameter_count:,}); check a smaller net of the same form to name the mistake")
+    elif unexplained:
+        search = mistakes.explain(spec, _catalogue_envs(spec, chosen, calls.full), observed, unexplained,
+                                  tolerance=max(mistakes.MATCH_TOLERANCE, tolerance if calls.low_precision else 0))
+        explanations, complete = search.explanations, search.complete
+    return Diagnosis(explanations, complete, _hints(terms, verdicts, observed, calls.derived), tuple(penalty), note)
 
 
 # The catalogue (checks/diagnose/mistakes.py) edits the formula set, built from the derived route's own
