@@ -243,72 +243,92 @@ def describe_penalties(l2: float, m: int, used: L2Convention, readings: Mapping[
     """
     k_used = used.coefficient(l2, m)
     findings, explained, names = [], set(), set()
-
-    def add(key: str, detail: str) -> None:
-        findings.append(PenaltyFinding(key, TITLES[key], detail))
-
     for output in failing:
         reading = readings.get(output)
         if reading is None:
             continue
         explained.add(output)
-        if output == "cost":
-            name = named_coefficient(reading.weights, l2, m)
+        read = _cost_findings if output == "cost" else _parameter_findings
+        for key, detail, name in read(output, reading, l2, m, used, k_used, unit_bias):
             names.add(name)
-            if name == "none":
-                add("l2_missing", f"the cost has no L2 term, where {used.formula} belongs")
-            elif name is not None:
-                add("l2_convention", f"the cost's penalty is {_named(name).formula} ({who_writes(name)}), "
-                                     f"where {used.formula} was checked; its data term is right")
-            else:
-                add("l2_unnamed", f"the cost's penalty is {reading.weights:.6g} sum W^2 (lambda = {l2:g}, m = {m})")
-            if abs(reading.biases) > COEFFICIENT_MATCH * max(abs(reading.weights), k_used) and not used.biases:
-                add("bias_regularized", f"the cost adds {reading.biases:.6g} sum b^2")
-            continue
-        label = f"dJ/d{output}"
-        alpha_used, beta_used = 2 * k_used, (2 * k_used if used.biases else 0.0)
-        if output[0] == "W" and not _close(reading.weights, alpha_used):
-            name = named_coefficient(reading.weights / 2, l2, m)
-            names.add(name)
-            if name == "none":
-                add("l2_missing", f"{label} has no L2 term, where {used.formula} adds "
-                                  f"{used.gradient} = {alpha_used:.6g} {output}")
-            elif name is not None:
-                convention = _named(name)
-                add("l2_convention", f"{label} adds {convention.gradient} = {reading.weights:.6g} {output}, the "
-                                     f"gradient of {convention.formula} ({who_writes(name)}); {used.formula} "
-                                     f"gives {used.gradient} = {alpha_used:.6g} {output}")
-            else:
-                add("l2_unnamed", f"{label} adds {reading.weights:.6g} {output} (lambda = {l2:g}, m = {m}); "
-                                  f"{used.formula} gives {used.gradient} = {alpha_used:.6g} {output}")
-        elif output[0] == "W":
-            names.add(used.name if used.name in dict((n, 1) for n, *_ in CONVENTIONS) else "checked")
-        if not _close(reading.biases, beta_used):
-            where = f"the bias entries of {output} ({unit_bias}, Ng's bias unit)" if output[0] == "W" else output
-            names.add("bias")
-            if abs(reading.biases) <= COEFFICIENT_MATCH * max(abs(beta_used), 1e-300):
-                add("bias_not_regularized", f"{where} not regularized, where {used.formula} penalizes the biases")
-            else:
-                add("bias_regularized", f"{where} regularized: its gradient carries {reading.biases:.6g} times "
-                                        f"the bias, where {used.formula} leaves the biases out")
-    cost_reading = readings.get("cost")
-    cost_k = cost_reading.weights if cost_reading is not None else (k_used if cost_agrees else None)
-    halved = [o for o in failing if o[0] == "W" and o in readings and cost_k
-              and _close(readings[o].weights, cost_k) and not _close(2 * cost_k, readings[o].weights)]
+            if key is not None:
+                findings.append(PenaltyFinding(key, TITLES[key], detail))
+    halved = _halved_penalties(readings, failing, k_used if cost_agrees else None)
     if halved:
         names.add("factor_two")
         findings[:] = [f for f in findings if not (f.key in ("l2_convention", "l2_unnamed")
                                                    and f.detail.startswith(tuple(f"dJ/d{o} " for o in halved)))]
-        add("l2_factor_two", f"{', '.join(f'dJ/d{o}' for o in halved)} add{'s' if len(halved) == 1 else ''} "
-                             f"k W = {cost_k:.6g} W where the cost's k sum W^2 has the gradient 2 k W "
-                             f"(cs231n's `reg * W` where `2 * reg * W` belongs)")
+        cost_k = _cost_coefficient(readings, k_used if cost_agrees else None)
+        findings.append(PenaltyFinding("l2_factor_two", TITLES["l2_factor_two"],
+                                       f"{', '.join(f'dJ/d{o}' for o in halved)} add{'s' if len(halved) == 1 else ''} "
+                                       f"k W = {cost_k:.6g} W where the cost's k sum W^2 has the gradient 2 k W "
+                                       f"(cs231n's `reg * W` where `2 * reg * W` belongs)"))
     summary = []
+    names.discard(_NO_NAME)
     if explained and explained == set(failing) and len(names) == 1 \
             and not names & {None, "none", "bias", "checked", "factor_two"}:
         name = next(iter(names))
         summary.append(f"the only difference is the L2 convention: the code follows {_named(name).formula} "
                        f"({who_writes(name)}); check it with --l2-convention {name} (l2_convention=\"{name}\")")
     return findings, summary, explained
+
+
+_NO_NAME = "no name"  # a finding that says nothing about which convention the code follows
+
+
+def _cost_findings(output, reading, l2, m, used, k_used, unit_bias):
+    """(key, detail, convention name) for the cost's penalty reading."""
+    name = named_coefficient(reading.weights, l2, m)
+    if name == "none":
+        yield "l2_missing", f"the cost has no L2 term, where {used.formula} belongs", name
+    elif name is not None:
+        yield "l2_convention", (f"the cost's penalty is {_named(name).formula} ({who_writes(name)}), "
+                                f"where {used.formula} was checked; its data term is right"), name
+    else:
+        yield "l2_unnamed", f"the cost's penalty is {reading.weights:.6g} sum W^2 (lambda = {l2:g}, m = {m})", name
+    if abs(reading.biases) > COEFFICIENT_MATCH * max(abs(reading.weights), k_used) and not used.biases:
+        yield "bias_regularized", f"the cost adds {reading.biases:.6g} sum b^2", _NO_NAME
+
+
+def _parameter_findings(output, reading, l2, m, used, k_used, unit_bias):
+    """(key, detail, convention name) for one gradient's penalty reading: its weights, then its biases."""
+    label = f"dJ/d{output}"
+    alpha_used, beta_used = 2 * k_used, (2 * k_used if used.biases else 0.0)
+    if output[0] == "W" and not _close(reading.weights, alpha_used):
+        name = named_coefficient(reading.weights / 2, l2, m)
+        if name == "none":
+            yield "l2_missing", (f"{label} has no L2 term, where {used.formula} adds "
+                                 f"{used.gradient} = {alpha_used:.6g} {output}"), name
+        elif name is not None:
+            convention = _named(name)
+            yield "l2_convention", (f"{label} adds {convention.gradient} = {reading.weights:.6g} {output}, the "
+                                    f"gradient of {convention.formula} ({who_writes(name)}); {used.formula} "
+                                    f"gives {used.gradient} = {alpha_used:.6g} {output}"), name
+        else:
+            yield "l2_unnamed", (f"{label} adds {reading.weights:.6g} {output} (lambda = {l2:g}, m = {m}); "
+                                 f"{used.formula} gives {used.gradient} = {alpha_used:.6g} {output}"), name
+    elif output[0] == "W":
+        yield None, "", used.name if used.name in dict((n, 1) for n, *_ in CONVENTIONS) else "checked"
+    if not _close(reading.biases, beta_used):
+        where = f"the bias entries of {output} ({unit_bias}, Ng's bias unit)" if output[0] == "W" else output
+        if abs(reading.biases) <= COEFFICIENT_MATCH * max(abs(beta_used), 1e-300):
+            yield "bias_not_regularized", f"{where} not regularized, where {used.formula} penalizes the biases", "bias"
+        else:
+            yield "bias_regularized", (f"{where} regularized: its gradient carries {reading.biases:.6g} times "
+                                       f"the bias, where {used.formula} leaves the biases out"), "bias"
+
+
+def _cost_coefficient(readings, k_when_cost_agrees):
+    """The k of the cost's k sum W^2: read off the cost, or the checked one when the cost agrees."""
+    cost_reading = readings.get("cost")
+    return cost_reading.weights if cost_reading is not None else k_when_cost_agrees
+
+
+def _halved_penalties(readings, failing, k_when_cost_agrees) -> list[str]:
+    """The weight gradients that add k W for the cost's k sum W^2, whose gradient is 2 k W."""
+    cost_k = _cost_coefficient(readings, k_when_cost_agrees)
+    return [o for o in failing if o[0] == "W" and o in readings and cost_k
+            and _close(readings[o].weights, cost_k) and not _close(2 * cost_k, readings[o].weights)]
 
 
 def _named(name: str) -> L2Convention:
