@@ -173,7 +173,11 @@ class SymbolicNetwork:
     def softmax_terms(self, layer: int, example: int) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
         """exp(z) of each unit of one example at a softmax layer, and their sum: built once, as a
         K-way softmax reads them K^2 times per example."""
-        return _softmax_terms(self, layer, example)
+        return _softmax_terms(self, layer, example)[:2]
+
+    def softmax_unit(self, layer: int, example: int, z_symbol: sp.Symbol) -> int | None:
+        """The unit whose z is z_symbol among one example's, or None when it is not one of them."""
+        return _softmax_terms(self, layer, example)[2].get(z_symbol)
 
     # --- cost ----------------------------------------------------------------------------
     def example_loss(self, example: int) -> sp.Expr:
@@ -243,10 +247,11 @@ def _network(spec: NetworkSpec) -> SymbolicNetwork:
 
 
 @lru_cache(maxsize=4096)
-def _softmax_terms(network: SymbolicNetwork, layer: int, example: int) -> tuple[tuple[sp.Expr, ...], sp.Expr]:
+def _softmax_terms(network: SymbolicNetwork, layer: int, example: int):
     z = network.pre_activation(layer)
-    exponentials = tuple(sp.exp(z.entry(*network.position(example, k))) for k in range(network.units(layer)))
-    return exponentials, sp.Add(*exponentials)
+    symbols = [z.entry(*network.position(example, k)) for k in range(network.units(layer))]
+    exponentials = tuple(sp.exp(symbol) for symbol in symbols)
+    return exponentials, sp.Add(*exponentials), {symbol: k for k, symbol in enumerate(symbols)}
 
 
 @lru_cache(maxsize=64)
