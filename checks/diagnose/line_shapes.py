@@ -44,9 +44,9 @@ def raising_frame(error: BaseException, filename: str | None):
     return found
 
 
-def failing_pair(error: BaseException, filename: str | None) -> tuple[FailingPair, dict] | None:
-    """The operands of the raising line whose shapes did not fit, and the frame's locals; None when
-    the error is no shape error, the line does not parse alone, or no pair's shapes can be told."""
+def raising_line(error: BaseException, filename: str | None) -> tuple[ast.Module, dict] | None:
+    """The raising line of `filename` parsed (never run) and its frame's locals; None when the error
+    is no ValueError, no frame is in the file, or the line does not parse alone."""
     if not isinstance(error, ValueError):
         return None
     entry = raising_frame(error, filename)
@@ -57,7 +57,16 @@ def failing_pair(error: BaseException, filename: str | None) -> tuple[FailingPai
         tree = ast.parse(line.removesuffix(":"), mode="exec")
     except SyntaxError:  # one line of a statement over several: nothing is guessed
         return None
-    local = dict(entry.tb_frame.f_locals)
+    return tree, dict(entry.tb_frame.f_locals)
+
+
+def failing_pair(error: BaseException, filename: str | None) -> tuple[FailingPair, dict] | None:
+    """The operands of the raising line whose shapes did not fit, and the frame's locals; None when
+    the error is no shape error, the line does not parse alone, or no pair's shapes can be told."""
+    read = raising_line(error, filename)
+    if read is None:
+        return None
+    tree, local = read
     message = str(error)
     if "broadcast" in message:
         pair = _broadcast_pair(tree, local, reported_shapes(message))

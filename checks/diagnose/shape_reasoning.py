@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import ast
-import linecache
 
 import numpy as np
+
+from checks.diagnose.line_shapes import raising_line
 
 
 def shape_reasoning(error: BaseException, filename: str | None) -> str:
     """For a product whose shapes do not multiply, on the line of the user's code that raised: the
     operands' shapes, and which transpose (or order) would make it multiply.
 
-    The line is parsed with ast and only names, attributes and .T are looked up in the frame's
-    locals: nothing of the user's text is run.
+    The line is parsed with ast (line_shapes.raising_line) and only names, attributes and .T are
+    looked up in the frame's locals: nothing of the user's text is run.
     """
-    if not isinstance(error, ValueError):
+    read = raising_line(error, filename)
+    if read is None:
         return ""
-    tb, frame = error.__traceback__, None
-    while tb is not None:
-        if filename is None or tb.tb_frame.f_code.co_filename == filename:
-            frame = tb
-        tb = tb.tb_next
-    if frame is None:
-        return ""
-    line = linecache.getline(frame.tb_frame.f_code.co_filename, frame.tb_lineno).strip()
-    try:
-        tree = ast.parse(line.removeprefix("return ").split("#")[0].strip().rstrip(":").split("=", 1)[-1].strip()
-                         if "==" not in line else line, mode="eval")
-    except SyntaxError:
-        return ""
-    local = frame.tb_frame.f_locals
+    tree, local = read
     for node in ast.walk(tree):
         pair = None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
