@@ -25,14 +25,14 @@ KINDS = {"rnn": "rnn", "lstm": "lstm"}
 EXIT_OK, EXIT_FAILED_CHECK = 0, 1
 STEM = "derivation"
 NORM_PLOT = "gradient-norms.svg"
-# the write-up's default T per layer: the issue's `--steps 3` for both
-DERIVE_STEPS = {"rnn": 3, "lstm": 3}
+# the write-up's default T: the issue's `--steps 3`, for the RNN and the LSTM alike
+DERIVE_STEPS = 3
 CHECK_STEPS, CHECK_HIDDEN, CHECK_INPUTS, CHECK_OUTPUTS, CHECK_EXAMPLES = 10, 5, 3, 4, 2  # cs231n's RNN check
 # finite differences take every entry of every parameter, each a full forward pass
 MAX_CHECK_STEPS, MAX_CHECK_WIDTH = 200, 64
 # SymPy's diff of the unrolled cost grows ~4x per step for the LSTM (3.5 s at T = 3): longer
 # sequences are proved by the randomized and index-level proofs
-ENTRYWISE_MAX_STEPS = {"rnn": 3, "lstm": 3}
+ENTRYWISE_MAX_STEPS = 3
 
 
 def _convention(args) -> str:
@@ -98,9 +98,9 @@ def write_layer_derivation(name: str, folder: Path, formats: tuple[str, ...], st
     from derive.writeup.document import NumericTable
 
     kind = KINDS[name]
-    steps = DERIVE_STEPS[kind] if steps is None else steps
+    steps = DERIVE_STEPS if steps is None else steps
     derivation = derive_recurrence(kind, convention, activation)
-    entrywise_steps = min(steps, ENTRYWISE_MAX_STEPS[kind])
+    entrywise_steps = min(steps, ENTRYWISE_MAX_STEPS)
     proofs = (prove_entrywise(derivation, entrywise_steps), prove_randomized(derivation), prove_index_level(derivation))
     sizes = {"entrywise": f"T = {entrywise_steps}, H = 2, D = M = 1", "randomized": "T = 6, H = 8, D = 5, M = 3"}
     verdict = check_sequence(cs231n_point(kind, convention, activation))
@@ -125,7 +125,7 @@ def run_derive(args: argparse.Namespace) -> int:
     from derive.writeup.output_files import OutputError, check_name, check_writable_folder
 
     kind = KINDS[args.layer]
-    steps = _steps(args, DERIVE_STEPS[kind])
+    steps = _steps(args, DERIVE_STEPS)
     activation = _activation(args)
     formats = parse_formats(args.formats if args.formats is not None else ",".join(FORMATS))
     if args.formats is not None and "pdf" in formats and output_files.tex_engine() is None:
@@ -204,7 +204,7 @@ def run_graph(args: argparse.Namespace) -> int:
     from derive.recurrence.graph import unrolled_edges, unrolled_graph
 
     kind = KINDS[args.layer]
-    steps = _steps(args, DERIVE_STEPS[kind])
+    steps = _steps(args, DERIVE_STEPS)
     if steps > 12:
         raise LayerOptionError(f"--steps {steps}: the unrolled graph is drawn for T <= 12")
     refuse_network_graph_options(args)
