@@ -153,9 +153,10 @@ def _one_call(fn, terms, form, point, name, X, Y, params) -> tuple[dict[str, np.
     data_only = takes_data_only(fn, terms)
     if data_only:
         _set_attributes(fn.__self__, terms, form, params)
-    arguments = [X, Y] + ([] if data_only else [p.copy() for p in params])
     if terms.unrolled is not None:  # Ng's nnCostFunction(nn_params, sizes..., X, y, lambda)
         arguments = unrolled_arguments(terms, X, Y, params)
+    else:
+        arguments = [X, Y] + ([] if data_only else [p.copy() for p in params])
     try:
         result = fn(*arguments)
     except (Exception, SystemExit, KeyboardInterrupt) as error:

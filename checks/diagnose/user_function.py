@@ -287,15 +287,14 @@ def _diagnose(fn, terms: Contract, chosen, calls: Calls, verdicts, user_l2: floa
               timeout, tolerance: float, form: CallingForm) -> Diagnosis:
     """The other unrolling order first (--unrolled), then the L2 reading, then the catalogue."""
     spec, observed = terms.spec, calls.observed
-    if form.unrolled is not None:
-        note = other_order_note(fn, terms, chosen, calls.derived, name, timeout, tolerance, form)
-        if note:
-            return Diagnosis(note=note)
+    note = other_order_note(fn, terms, chosen, calls.derived, name, timeout, tolerance, form)  # "" unless unrolled
+    if note:
+        return Diagnosis(note=note)
     failing = [v.output for v in verdicts if not v.agree]
     findings, penalty, explained = _penalty_diagnosis(spec, user_l2, convention, terms, chosen, observed,
                                                       calls.full, failing, verdicts)
     unexplained = [o for o in failing if o not in explained]
-    explanations, complete, note = (), True, ""
+    explanations, complete = (), True
     if findings:  # one catalogue-style mistake per kind of L2 finding, all made together
         grouped: dict[str, list] = {}
         for finding in findings:
